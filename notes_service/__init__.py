@@ -1,0 +1,47 @@
+"""notes_service: plans of care, SOAP visit notes with test/treat/retest measures and progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the application."""
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder=str(ROOT / "templates"), static_folder="static")
+    from notes_service.config import load_config
+
+    load_config(app)
+    if test_config:
+        app.config.update(test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    from notes_service.errors import register_error_handlers
+
+    register_error_handlers(app)
+    from notes_service.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions and import every model so the metadata is complete."""
+    from notes_service import models  # noqa: F401
+    from notes_service.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Register the API and the web pages."""
+    from notes_service.api import register_api
+
+    register_api(app)

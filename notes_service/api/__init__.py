@@ -1,0 +1,194 @@
+"""The JSON API under ``/api/v1``: bearer-token authentication, one route declaration that
+loads the body with its schema, dumps the answer with its schema and documents both in the
+OpenAPI document at ``/api/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from flask import Blueprint, Flask, Response, g, jsonify, request
+from marshmallow import Schema, ValidationError
+from sqlalchemy import select
+from werkzeug.exceptions import Unauthorized
+
+from notes_service.db_types import utcnow
+from notes_service.extensions import csrf, db
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@dataclass
+class Operation:
+    """One documented API operation."""
+
+    rule: str
+    method: str
+    endpoint: str
+    summary: str
+    tag: str
+    body: type[Schema] | None = None
+    response: type[Schema] | None = None
+    many: bool = False
+    status: int = 200
+    query: type[Schema] | None = None
+    auth: bool = True
+    media_type: str = "application/json"
+    errors: tuple[int, ...] = field(default=(401, 404, 422))
+
+
+OPERATIONS: list[Operation] = []
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 of an API token, which is all the database keeps of it."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def authenticate_bearer():
+    """Return the user of the request's bearer token, or raise 401."""
+    from notes_service.auth.models import ApiToken
+
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("A bearer token is required: POST /api/v1/auth/token.")
+    api_token = db.session.execute(
+        select(ApiToken).where(ApiToken.token_hash == token_digest(token.strip()))
+    ).scalar_one_or_none()
+    if (api_token is None or api_token.revoked_at is not None
+            or api_token.expires_at <= utcnow() or not api_token.user.active):
+        raise Unauthorized("The token is invalid, expired or revoked.")
+    return api_token.user
+
+
+def load_json(schema: Schema) -> dict:
+    """Load the request's JSON body with ``schema`` (422 on any error)."""
+    if not request.get_data(cache=True):
+        payload = {}
+    else:
+        payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ValidationError({"_schema": ["The body must be a JSON object."]})
+    return schema.load(payload)
+
+
+def api_route(rule: str, method: str = "GET", *, summary: str, tag: str,
+              body: type[Schema] | None = None, load_body: bool = True,
+              response: type[Schema] | None = None, many: bool = False, status: int = 200,
+              query: type[Schema] | None = None, auth: bool = True,
+              media_type: str = "application/json", errors: tuple[int, ...] = (401, 404, 422)):
+    """Declare an API route: authentication, body loading, dumping and its OpenAPI entry.
+
+    The view receives ``data`` (the loaded body) when ``body`` is given and ``load_body`` is
+    true, and ``query`` (loaded query arguments) when ``query`` is given. It returns an object
+    to dump with ``response``, an ``(object, status)`` pair, or a ready ``Response``. The one
+    commit of the request happens here, after the answer was dumped.
+    """
+
+    def decorator(view):
+        endpoint = view.__name__
+
+        @functools.wraps(view)
+        def wrapper(**kwargs):
+            g.actor = authenticate_bearer() if auth else None
+            if query is not None:
+                kwargs["query"] = query().load(request.args.to_dict())
+            if body is not None and load_body:
+                kwargs["data"] = load_json(body())
+            result = view(**kwargs)
+            if isinstance(result, Response):
+                db.session.commit()
+                return result
+            code = status
+            if isinstance(result, tuple):
+                result, code = result
+            payload = response(many=many).dump(result) if response is not None else result
+            db.session.commit()
+            return jsonify(payload), code
+
+        bp.add_url_rule(rule, endpoint, wrapper, methods=[method])
+        OPERATIONS.append(Operation(rule, method, endpoint, summary, tag, body, response, many,
+                                    status, query, auth, media_type, errors))
+        return wrapper
+
+    return decorator
+
+
+_CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def build_spec() -> dict:
+    """Build the OpenAPI 3 document of every ``/api/v1`` route from the same schemas."""
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    from notes_service.api.schemas import ErrorsSchema
+
+    spec = APISpec(title="notes_service API", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "Plans of care, SOAP visit notes with test/treat/retest "
+                                        "measures, progress and charts."})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Errors", schema=ErrorsSchema)
+    paths: dict[str, dict] = {}
+    for op in OPERATIONS:
+        path = bp.url_prefix + _CONVERTER.sub(r"{\2}", op.rule)
+        parameters = [
+            {"in": "path", "name": name, "required": True,
+             "schema": {"type": "integer" if conv == "int" else "string"}}
+            for conv, name in _CONVERTER.findall(op.rule)
+        ]
+        if op.query is not None:
+            parameters.append({"in": "query", "schema": op.query})
+        operation: dict = {"summary": op.summary, "tags": [op.tag], "operationId": op.endpoint,
+                           "parameters": parameters, "responses": {}}
+        if op.auth:
+            operation["security"] = [{"bearer": []}]
+        if op.body is not None:
+            operation["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": op.body}}}
+        if op.response is not None:
+            schema = {"type": "array", "items": op.response} if op.many else op.response
+            operation["responses"][str(op.status)] = {
+                "description": "Success", "content": {op.media_type: {"schema": schema}}}
+        elif op.media_type != "application/json":
+            operation["responses"][str(op.status)] = {
+                "description": "Success",
+                "content": {op.media_type: {"schema": {"type": "string",
+                                                       "format": "binary"}}}}
+        else:
+            operation["responses"][str(op.status)] = {"description": "Success"}
+        for code in op.errors:
+            operation["responses"][str(code)] = {
+                "description": {401: "Not authenticated", 403: "Not allowed",
+                                304: "Not modified", 404: "Not found or not visible",
+                                409: "Conflict", 413: "Body too large",
+                                422: "Invalid input"}.get(code, "Error"),
+                **({} if code == 304 else {"content": {"application/json": {
+                    "schema": "Errors"}}}),
+            }
+        paths.setdefault(path, {})[op.method.lower()] = operation
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def register_api(app: Flask) -> None:
+    """Import the feature API modules (which declare routes on ``bp``) and register them."""
+    from notes_service.auth import api as _auth_api  # noqa: F401
+    from notes_service.patients import api as _patients_api  # noqa: F401
+    from notes_service.plans import api as _plans_api  # noqa: F401
+    from notes_service.visits import api as _visits_api  # noqa: F401
+
+    csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry one
+    app.register_blueprint(bp)
+
+    @app.get("/api/openapi.json")
+    def openapi():
+        return jsonify(app.extensions["openapi_spec"])
+
+    app.extensions["openapi_spec"] = build_spec()

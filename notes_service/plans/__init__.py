@@ -1,0 +1,1 @@
+"""Plans of care and their goals."""

@@ -1,0 +1,65 @@
+"""Strict marshmallow fields and shared input rules used by every schema at the boundary.
+
+JSON numbers must be numbers: strings that look like numbers, booleans, NaN and infinity are
+refused, so what the client meant is never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+
+from marshmallow import Schema, fields, validate
+
+from notes_service.catalog import SIDES
+
+
+class StrictFloat(fields.Float):
+    """A finite number given as a JSON number (not a string, not a boolean)."""
+
+    default_error_messages = {
+        "invalid": "Not a valid number.",
+        "special": "Must be a finite number.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_nan", False)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.make_error("special")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictInteger(fields.Integer):
+    """A whole number given as a JSON number (not a string, not a boolean, no fraction)."""
+
+    default_error_messages = {"invalid": "Not a valid whole number."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("strict", True)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def text(max_length: int = 20_000, **kwargs) -> fields.String:
+    """A free-text field of bounded length."""
+    return fields.String(validate=validate.Length(max=max_length), **kwargs)
+
+
+def side_field(**kwargs) -> fields.String:
+    """``"left"``, ``"right"`` or absent/null."""
+    return fields.String(validate=validate.OneOf(SIDES), allow_none=True, **kwargs)
+
+
+class InputSchema(Schema):
+    """Base of input schemas: unknown fields are errors (marshmallow's default, made explicit)."""
+
+    class Meta:
+        unknown = "raise"

@@ -1,0 +1,1 @@
+"""SOAP visit notes with test/treat/retest measures, signing and addenda."""

@@ -1,0 +1,61 @@
+"""Visit-note routes of the JSON API."""
+
+from flask import g
+
+from notes_service.access import get_plan
+from notes_service.api import api_route, load_json
+from notes_service.visits import services
+from notes_service.visits.schemas import (
+    AddendumInputSchema,
+    SignSchema,
+    VisitInputSchema,
+    VisitSchema,
+    VisitUpdateSchema,
+)
+
+
+#: Every field of an update is optional but the version read.
+_OPTIONAL_ON_UPDATE = tuple(name for name in VisitUpdateSchema._declared_fields if name != "version")
+
+
+@api_route("/plans/<int:plan_id>/visits", "POST", summary="Record a visit note (draft)",
+           tag="visits", body=VisitInputSchema, load_body=False, response=VisitSchema,
+           status=201, errors=(401, 403, 404, 409, 422))
+def create_visit(plan_id):
+    plan = get_plan(g.actor, plan_id)
+    data = load_json(VisitInputSchema(plan=plan))
+    return services.record_visit_note(g.actor, plan_id, data)
+
+
+@api_route("/plans/<int:plan_id>/visits", summary="List a plan's visit notes", tag="visits",
+           response=VisitSchema, many=True, errors=(401, 404))
+def list_visits(plan_id):
+    return services.list_visits(g.actor, plan_id)
+
+
+@api_route("/visits/<int:visit_id>", summary="Read a visit note", tag="visits",
+           response=VisitSchema, errors=(401, 404))
+def get_visit(visit_id):
+    return services.read_visit(g.actor, visit_id)
+
+
+@api_route("/visits/<int:visit_id>", "PATCH", summary="Change a draft note", tag="visits",
+           body=VisitUpdateSchema, load_body=False, response=VisitSchema,
+           errors=(401, 403, 404, 409, 422))
+def update_visit(visit_id):
+    note = services.note_with_plan(g.actor, visit_id)
+    data = load_json(VisitUpdateSchema(plan=note.plan_of_care, partial=_OPTIONAL_ON_UPDATE))
+    return services.update_visit_note(g.actor, visit_id, data, dump=VisitSchema().dump)
+
+
+@api_route("/visits/<int:visit_id>/sign", "POST", summary="Sign a draft note", tag="visits",
+           body=SignSchema, response=VisitSchema, errors=(401, 403, 404, 409, 422))
+def sign_visit(visit_id, data):
+    return services.sign_note(g.actor, visit_id, data.get("version"), dump=VisitSchema().dump)
+
+
+@api_route("/visits/<int:visit_id>/addenda", "POST", summary="Add an addendum to a signed note",
+           tag="visits", body=AddendumInputSchema, response=VisitSchema, status=201,
+           errors=(401, 403, 404, 409, 422))
+def add_addendum(visit_id, data):
+    return services.add_addendum(g.actor, visit_id, data["text"])

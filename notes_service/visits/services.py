@@ -1,0 +1,211 @@
+"""Visit-note operations: record, update drafts, sign, add addenda, list."""
+
+from __future__ import annotations
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from notes_service.access import get_plan, get_visit, require_clinical_write, visible_notes
+from notes_service.audit.services import record
+from notes_service.auth.models import User
+from notes_service.catalog import lefs_score, odi_score, psfs_score
+from notes_service.db_types import utcnow
+from notes_service.errors import Conflict, Forbidden
+from notes_service.extensions import db
+from notes_service.plans.services import ensure_version
+from notes_service.visits.models import (
+    Addendum,
+    Measurement,
+    QuestionnaireResponse,
+    SpecialTestResult,
+    VisitNote,
+)
+
+#: Eager loads for showing whole notes: a constant number of queries for any number of notes.
+NOTE_LOADS = (
+    joinedload(VisitNote.author),
+    joinedload(VisitNote.signed_by),
+    selectinload(VisitNote.measurements),
+    selectinload(VisitNote.special_tests),
+    selectinload(VisitNote.questionnaires),
+    selectinload(VisitNote.addenda).joinedload(Addendum.author),
+)
+
+_TEXT_FIELDS = ("subjective", "objective", "assessment", "plan_text", "home_programme")
+
+
+def score_questionnaire(item: dict) -> tuple[list, float | None]:
+    """Return the stored items and the computed score of a validated questionnaire."""
+    code = item["instrument"]
+    if code == "psfs":
+        activities = [{"activity": a["activity"], "score": a["score"]} for a in item["activities"]]
+        return activities, psfs_score([a["score"] for a in activities])
+    items = item["items"]
+    return items, odi_score(items) if code == "odi" else lefs_score(items)
+
+
+def _apply_clinical_data(note: VisitNote, data: dict) -> None:
+    """Set measurements, special tests and questionnaires; a questionnaire's score becomes the
+    pre-treatment value of the measure of the same code, so progress reads one series."""
+    questionnaires = data.get("questionnaires")
+    if questionnaires is not None:
+        note.questionnaires = []
+        for item in questionnaires:
+            items, score = score_questionnaire(item)
+            note.questionnaires.append(
+                QuestionnaireResponse(instrument=item["instrument"], items=items, score=score))
+    scored = {q.instrument: q.score for q in note.questionnaires}
+    if "measurements" in data or questionnaires is not None:
+        if "measurements" in data:
+            typed = [dict(m) for m in data["measurements"]]
+        else:  # keep the typed values, re-derive the scored ones
+            typed = [{"measure": m.measure, "side": m.side, "phase": m.phase, "value": m.value}
+                     for m in note.measurements
+                     if not (m.measure in scored and m.phase == "pre" and m.side is None)]
+        derived = [{"measure": code, "side": None, "phase": "pre", "value": score}
+                   for code, score in scored.items() if score is not None]
+        note.measurements = [Measurement(plan_id=note.plan_id, **m) for m in typed + derived]
+    if data.get("special_tests") is not None:
+        note.special_tests = [SpecialTestResult(**t) for t in data["special_tests"]]
+
+
+def _check_copied_from(actor: User, note_plan_id: int, copied_from_id: int | None) -> None:
+    if copied_from_id is None:
+        return
+    source = db.session.execute(
+        select(VisitNote.plan_id).where(VisitNote.id == copied_from_id, visible_notes(actor))
+    ).scalar()
+    if source is None:
+        raise ValidationError({"copied_from_id": ["No such note of this patient."]})
+
+
+def record_visit_note(actor: User, plan_id: int, data: dict) -> VisitNote:
+    """Record a draft note of a visit under an active plan of care."""
+    plan = get_plan(actor, plan_id)
+    require_clinical_write(actor, plan.patient_id)
+    if plan.status != "active":
+        raise Conflict(f"The plan of care is {plan.status.replace('_', ' ')}: resume it before "
+                       "documenting visits.")
+    _check_copied_from(actor, plan.id, data.get("copied_from_id"))
+    note = VisitNote(plan_id=plan.id, patient_id=plan.patient_id, author_id=actor.id,
+                     visit_date=data["visit_date"], interventions=data.get("interventions", []),
+                     copied_from_id=data.get("copied_from_id"),
+                     **{f: data.get(f, "") for f in _TEXT_FIELDS})
+    note.measurements, note.special_tests, note.questionnaires, note.addenda = [], [], [], []
+    _apply_clinical_data(note, data)
+    db.session.add(note)
+    db.session.flush()
+    record(actor, "create", "visit", patient_id=plan.patient_id, object_id=note.id)
+    return load_note(note.id)
+
+
+def load_note(note_id: int) -> VisitNote:
+    """Re-read a note with everything shown about it (after a write, unscoped)."""
+    db.session.flush()
+    return db.session.execute(
+        select(VisitNote).where(VisitNote.id == note_id).options(*NOTE_LOADS)
+        .execution_options(populate_existing=True)).scalar_one()
+
+
+def note_with_plan(actor: User, visit_id: int) -> VisitNote:
+    """Load a note with its plan of care (to check a change against the plan)."""
+    return get_visit(actor, visit_id, joinedload(VisitNote.plan_of_care))
+
+
+def read_visit(actor: User, visit_id: int) -> VisitNote:
+    """Load one note with everything shown about it, audited."""
+    note = get_visit(actor, visit_id, *NOTE_LOADS)
+    record(actor, "read", "visit", patient_id=note.patient_id, object_id=note.id)
+    return note
+
+
+def list_visits(actor: User, plan_id: int) -> list[VisitNote]:
+    """A plan's notes by visit date, in a constant number of queries, audited once."""
+    plan = get_plan(actor, plan_id)
+    notes = list(db.session.execute(
+        select(VisitNote).where(VisitNote.plan_id == plan.id, visible_notes(actor))
+        .options(*NOTE_LOADS).order_by(VisitNote.visit_date, VisitNote.id)).scalars())
+    record(actor, "list", "visit", patient_id=plan.patient_id, object_id=plan.id,
+           detail=f"{len(notes)} notes of plan {plan.id}")
+    return notes
+
+
+def _draft_for_change(actor: User, visit_id: int) -> VisitNote:
+    note = get_visit(actor, visit_id, *NOTE_LOADS)
+    require_clinical_write(actor, note.patient_id)
+    if note.is_signed:
+        raise Conflict("A signed note never changes: add an addendum instead.")
+    return note
+
+
+def update_visit_note(actor: User, visit_id: int, data: dict, dump) -> VisitNote:
+    """Change a draft; refused (409, nothing written) when the version read is stale."""
+    note = _draft_for_change(actor, visit_id)
+    ensure_version(note, data.pop("version"), dump(note))
+    _check_copied_from(actor, note.plan_id, data.get("copied_from_id"))
+    for key in (*_TEXT_FIELDS, "visit_date", "interventions", "copied_from_id"):
+        if key in data:
+            setattr(note, key, data[key])
+    _apply_clinical_data(note, data)
+    note.updated_at = utcnow()  # the row itself must change so its version moves on
+    db.session.flush()
+    record(actor, "update", "visit", patient_id=note.patient_id, object_id=note.id)
+    return load_note(note.id)
+
+
+def missing_for_signature(note: VisitNote) -> dict[str, list[str]]:
+    """What a note still lacks before it can be signed."""
+    missing: dict[str, list[str]] = {}
+    if not note.subjective.strip():
+        missing["subjective"] = ["Document what the patient reports before signing."]
+    if not note.objective.strip() and not note.measurements and not note.special_tests:
+        missing["objective"] = ["Record objective findings or measures before signing."]
+    if not note.assessment.strip():
+        missing["assessment"] = ["Write your assessment before signing."]
+    if not note.plan_text.strip():
+        missing["plan"] = ["Write the plan before signing."]
+    return missing
+
+
+def sign_note(actor: User, visit_id: int, version: int | None, dump) -> VisitNote:
+    """Sign a complete draft as its author; from then on it never changes."""
+    note = _draft_for_change(actor, visit_id)
+    if note.author_id != actor.id:
+        raise Forbidden(f"Only the note's author ({note.author.display_name}) can sign it.")
+    ensure_version(note, version, dump(note))
+    missing = missing_for_signature(note)
+    if missing:
+        raise ValidationError(missing)
+    note.status = "signed"
+    note.signed_by_id = actor.id
+    note.signed_at = utcnow()
+    db.session.flush()
+    record(actor, "sign", "visit", patient_id=note.patient_id, object_id=note.id)
+    return load_note(note.id)
+
+
+def add_addendum(actor: User, visit_id: int, text: str) -> VisitNote:
+    """Add a dated addendum to a signed note; the note itself stays as signed."""
+    note = get_visit(actor, visit_id)
+    require_clinical_write(actor, note.patient_id)
+    if not note.is_signed:
+        raise Conflict("The note is still a draft: change it directly instead of adding an "
+                       "addendum.")
+    addendum = Addendum(visit_id=note.id, author_id=actor.id, text=text.strip(),
+                        created_at=utcnow())
+    db.session.add(addendum)
+    db.session.flush()
+    record(actor, "addendum", "visit", patient_id=note.patient_id, object_id=note.id,
+           detail=f"addendum {addendum.id}")
+    return load_note(note.id)
+
+
+def previous_note(plan_id: int, before, exclude_id: int | None = None) -> VisitNote | None:
+    """The latest note of the plan dated on or before ``before`` (for copy forward)."""
+    stmt = (select(VisitNote).where(VisitNote.plan_id == plan_id, VisitNote.visit_date <= before)
+            .options(*NOTE_LOADS).order_by(VisitNote.visit_date.desc(), VisitNote.id.desc())
+            .limit(1))
+    if exclude_id is not None:
+        stmt = stmt.where(VisitNote.id != exclude_id)
+    return db.session.execute(stmt).scalars().first()

@@ -1,0 +1,231 @@
+"""Fixtures: the app on SQLite (and PostgreSQL when ``TEST_DATABASE_URL`` is set), a database
+state of its own for every test (a transaction rolled back afterwards), users of each role with
+API tokens, and a query counter.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key")
+
+from notes_service import create_app  # noqa: E402
+from notes_service.config import database_url as normalise_url  # noqa: E402
+from notes_service.extensions import db  # noqa: E402
+from flask_sqlalchemy.session import _app_ctx_id  # noqa: E402
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "WTF_CSRF_ENABLED": False,
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    "SERVER_NAME": None,
+}
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory) -> str:
+    """A migrated, empty database per backend, shared by the session."""
+    if request.param == "sqlite":
+        return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+    url = normalise_url(os.environ["TEST_DATABASE_URL"])
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:  # start from nothing: drop what a past run left
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}")
+    finally:
+        engine.dispose()
+    return url
+
+
+def make_app(url: str, **extra):
+    """Create a test app on ``url``."""
+    return create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url, **extra})
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    """The application with its schema built by the migrations (as in production)."""
+    from flask_migrate import upgrade
+
+    application = make_app(database_url)
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_database(request):
+    """Run each test that uses the app inside a transaction that is rolled back afterwards."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    application = request.getfixturevalue("app")
+    with application.app_context():
+        connection = db.engine.connect()
+    transaction = connection.begin()
+    original = db.session
+    # A plain Session bound to the connection: Flask-SQLAlchemy's own Session picks the engine.
+    db.session = sa.orm.scoped_session(
+        sa.orm.sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+        scopefunc=_app_ctx_id)
+    try:
+        yield
+    finally:
+        with application.app_context():
+            db.session.remove()
+        db.session = original
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def client(app):
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner."""
+    return app.test_cli_runner()
+
+
+@contextmanager
+def app_context(app) -> Iterator[None]:
+    """Push an app context (for arranging data outside requests)."""
+    with app.app_context():
+        yield
+
+
+class QueryCounter:
+    """Counts the SQL statements the app sends."""
+
+    def __init__(self):
+        self.statements: list[str] = []
+
+    def __call__(self, conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
+            self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    """Context manager yielding a :class:`QueryCounter` of the statements run inside it."""
+
+    @contextmanager
+    def counting():
+        counter = QueryCounter()
+        with app.app_context():
+            engine = db.engine
+        sa.event.listen(engine, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", counter)
+
+    return counting
+
+
+@dataclass
+class Account:
+    """A test user with an API token."""
+
+    id: int
+    email: str
+    token: str
+    role: str
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+PASSWORD = "correct horse battery"
+
+
+def make_account(app, email: str, role: str, *, name: str | None = None,
+                 patient_id: int | None = None, practices: bool = False) -> Account:
+    """Create a user and an API token for it."""
+    from notes_service.auth.services import create_user, issue_token
+
+    with app.app_context():
+        user = create_user({"email": email, "name": name or email.split("@")[0].title(),
+                            "role": role, "password": PASSWORD, "patient_id": patient_id,
+                            "practices": practices})
+        token, _ = issue_token(user, 1)
+        db.session.commit()
+        return Account(user.id, user.email, token, role)
+
+
+class Api:
+    """Calls the JSON API as one account."""
+
+    def __init__(self, client, account: Account | None):
+        self.client = client
+        self.account = account
+
+    def _headers(self, headers):
+        base = dict(self.account.headers) if self.account else {}
+        return {**base, **(headers or {})}
+
+    def get(self, url, **kwargs):
+        return self.client.get(url, headers=self._headers(kwargs.pop("headers", None)), **kwargs)
+
+    def post(self, url, json=None, **kwargs):
+        return self.client.post(url, json=json, headers=self._headers(kwargs.pop("headers", None)),
+                                **kwargs)
+
+    def patch(self, url, json=None, **kwargs):
+        return self.client.patch(url, json=json,
+                                 headers=self._headers(kwargs.pop("headers", None)), **kwargs)
+
+    def delete(self, url, **kwargs):
+        return self.client.delete(url, headers=self._headers(kwargs.pop("headers", None)),
+                                  **kwargs)
+
+
+@pytest.fixture
+def practitioner(app) -> Account:
+    """A practitioner (who will be on the care team of the patients they create)."""
+    return make_account(app, "pat.pt@example.org", "practitioner", name="Pat Physio")
+
+
+@pytest.fixture
+def other_practitioner(app) -> Account:
+    """A practitioner off every care team."""
+    return make_account(app, "olly.other@example.org", "practitioner", name="Olly Other")
+
+
+@pytest.fixture
+def director(app) -> Account:
+    """A clinic director who does not treat patients."""
+    return make_account(app, "dana.director@example.org", "director", name="Dana Director")
+
+
+@pytest.fixture
+def api(client, practitioner) -> Api:
+    """The API as the practitioner."""
+    return Api(client, practitioner)
+
+
+@pytest.fixture
+def as_account(client):
+    """Build an :class:`Api` for any account."""
+    return lambda account: Api(client, account)
