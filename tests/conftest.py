@@ -6,6 +6,7 @@ API tokens, and a query counter.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,20 +33,28 @@ TEST_CONFIG = {
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request, tmp_path_factory) -> str:
-    """A migrated, empty database per backend, shared by the session."""
+    """An empty database per backend, shared by the session.
+
+    On PostgreSQL a fresh database is created for every run (and dropped after it), so runs
+    never see each other's data, even when several run at once against the same server.
+    """
     if request.param == "sqlite":
-        return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
-    url = normalise_url(os.environ["TEST_DATABASE_URL"])
-    engine = sa.create_engine(url)
+        yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+        return
+    server_url = sa.engine.make_url(normalise_url(os.environ["TEST_DATABASE_URL"]))
+    name = f"notes_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
-        with engine.begin() as connection:  # start from nothing: drop what a past run left
-            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-            connection.exec_driver_sql("CREATE SCHEMA public")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     except sa.exc.OperationalError as exc:
         pytest.fail(f"TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}")
+    try:
+        yield server_url.set(database=name).render_as_string(hide_password=False)
     finally:
-        engine.dispose()
-    return url
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 def make_app(url: str, **extra):
