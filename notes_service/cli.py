@@ -61,10 +61,17 @@ def register_commands(app: Flask) -> None:
         """Fill the database with a realistic demo clinic and print its logins."""
         from notes_service.demo import DEMO_PASSWORD, seed_demo
 
+        from notes_service.demo import demo_logins
+
         logins = seed_demo(if_empty=if_empty)
         if logins is None:
-            click.echo("The database already has users; demo not loaded.")
-            return
-        click.echo(f"Demo clinic loaded. Every demo login uses the password: {DEMO_PASSWORD}")
+            logins = demo_logins()
+            if not logins:
+                click.echo("The database already has users; demo not loaded.")
+                return
+            click.echo("The demo clinic is already loaded.")
+        else:
+            click.echo("Demo clinic loaded.")
+        click.echo(f"Demo logins (password for each: {DEMO_PASSWORD}):")
         for role, email, name in logins:
             click.echo(f"  {role:<13} {email:<28} {name}")

@@ -105,6 +105,14 @@ def _odi_items(pain: float, rng: random.Random) -> list[int]:
     return [min(5, v) for v in items]
 
 
+def demo_logins() -> list[tuple[str, str, str]]:
+    """The demo clinic's logins present in the database (role, e-mail, name)."""
+    emails = [email for _, email, _, _ in STAFF] + ["patient@demo.clinic"]
+    users = db.session.execute(select(User).where(User.email.in_(emails))).scalars()
+    order = {email: i for i, email in enumerate(emails)}
+    return [(u.role, u.email, u.name) for u in sorted(users, key=lambda u: order[u.email])]
+
+
 def seed_demo(if_empty: bool = False) -> list[tuple[str, str, str]] | None:
     """Create the demo clinic; return the logins (role, e-mail, name) or None if skipped."""
     if if_empty and db.session.execute(select(func.count(User.id))).scalar():
