@@ -118,7 +118,17 @@ def api_route(rule: str, method: str = "GET", *, summary: str, tag: str,
     return decorator
 
 
-_CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+_CONVERTER = re.compile(r"<(?:([^<>:]+):)?(\w+)>")
+
+
+def _path_parameter_schema(converter: str) -> dict:
+    """OpenAPI schema of a Werkzeug URL converter (int, any(a, b), or a string)."""
+    if converter == "int":
+        return {"type": "integer"}
+    if converter.startswith("any("):
+        return {"type": "string",
+                "enum": [v.strip() for v in converter[4:-1].split(",")]}
+    return {"type": "string"}
 
 
 def build_spec() -> dict:
@@ -139,7 +149,7 @@ def build_spec() -> dict:
         path = bp.url_prefix + _CONVERTER.sub(r"{\2}", op.rule)
         parameters = [
             {"in": "path", "name": name, "required": True,
-             "schema": {"type": "integer" if conv == "int" else "string"}}
+             "schema": _path_parameter_schema(conv)}
             for conv, name in _CONVERTER.findall(op.rule)
         ]
         if op.query is not None:
@@ -182,6 +192,7 @@ def register_api(app: Flask) -> None:
     from notes_service.auth import api as _auth_api  # noqa: F401
     from notes_service.patients import api as _patients_api  # noqa: F401
     from notes_service.plans import api as _plans_api  # noqa: F401
+    from notes_service.progress import api as _progress_api  # noqa: F401
     from notes_service.visits import api as _visits_api  # noqa: F401
 
     csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry one

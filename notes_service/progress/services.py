@@ -1,0 +1,158 @@
+"""Progress from the database: plan snapshots built in a constant number of queries, for one
+plan or a whole caseload, handed to the pure rules in :mod:`notes_service.progress.rules`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from notes_service.access import get_plan, patient_scope
+from notes_service.audit.services import record
+from notes_service.auth.models import User
+from notes_service.clock import clinic_today
+from notes_service.db_types import utcnow
+from notes_service.errors import Conflict
+from notes_service.extensions import db
+from notes_service.plans.models import PlanOfCare
+from notes_service.progress.rules import GoalSpec, PlanProgress, PlanSnapshot, Point, plan_progress
+from notes_service.visits.models import Measurement, VisitNote
+
+#: Bump when chart drawing changes, so cached charts and ETags change with it.
+CHART_REVISION = "1"
+
+
+def signed_only_for(actor: User | None) -> bool:
+    """Patients see progress from signed notes only; clinicians from every note."""
+    return actor is not None and actor.role == "patient"
+
+
+def load_snapshots(plans: Iterable[PlanOfCare], *, signed_only: bool = False
+                   ) -> dict[int, PlanSnapshot]:
+    """Build a snapshot of each plan (goals must be loaded) in two queries, whatever the count."""
+    plans = list(plans)
+    ids = [p.id for p in plans]
+    if not ids:
+        return {}
+    note_filter = [VisitNote.plan_id.in_(ids)]
+    if signed_only:
+        note_filter.append(VisitNote.status == "signed")
+    notes = db.session.execute(
+        select(VisitNote.id, VisitNote.plan_id, VisitNote.visit_date, VisitNote.status,
+               VisitNote.created_at)
+        .where(*note_filter).order_by(VisitNote.visit_date, VisitNote.id)).all()
+    values = db.session.execute(
+        select(Measurement.plan_id, Measurement.visit_id, Measurement.measure, Measurement.side,
+               Measurement.phase, Measurement.value)
+        .join(VisitNote, VisitNote.id == Measurement.visit_id).where(*note_filter)).all()
+    by_visit: dict[int, dict] = defaultdict(dict)
+    for plan_id, visit_id, measure, side, phase, value in values:
+        by_visit[visit_id][(measure, side, phase)] = value
+    notes_by_plan: dict[int, list] = defaultdict(list)
+    for row in notes:
+        notes_by_plan[row.plan_id].append(row)
+    snapshots = {}
+    for plan in plans:
+        series: dict[tuple, list[Point]] = {key: [] for key in plan.tracked_keys}
+        plan_notes = notes_by_plan[plan.id]
+        for note in plan_notes:
+            recorded = by_visit.get(note.id, {})
+            keys = {(m, s) for m, s, _ in recorded}
+            for key in keys:
+                pre = recorded.get((*key, "pre"))
+                post = recorded.get((*key, "post"))
+                series.setdefault(key, []).append(Point(note.visit_date, pre, post))
+        dates = [n.visit_date for n in plan_notes]
+        snapshots[plan.id] = PlanSnapshot(
+            plan_id=plan.id, status=plan.status, start_date=plan.start_date,
+            end_date=plan.end_date, maintenance=plan.maintenance_since is not None,
+            goals={(g.measure, g.side): GoalSpec(g.target, g.target_date) for g in plan.goals},
+            series=series, visit_dates=dates,
+            visits_since_report=len(plan_notes),
+            draft_notes=[(n.id, n.created_at) for n in plan_notes if n.status == "draft"],
+            last_visit_date=dates[-1] if dates else None,
+        )
+    return snapshots
+
+
+def empty_progress(measure: str, side: str | None):
+    """Progress of a measure with no values yet (a chart still shows the plan and the goal)."""
+    from notes_service.progress.rules import measure_progress
+
+    return measure_progress(measure, side, [],
+                            thresholds=current_app.config["PROGRESS_THRESHOLDS"])
+
+
+def compute(snapshot: PlanSnapshot) -> PlanProgress:
+    """Apply the clinic's thresholds and settings to one snapshot."""
+    config = current_app.config
+    return plan_progress(snapshot, clinic_today(), config["PROGRESS_THRESHOLDS"],
+                         config["PROGRESS_SETTINGS"], now=utcnow())
+
+
+def plan_progress_for(actor: User, plan_id: int) -> tuple[PlanOfCare, PlanProgress]:
+    """A plan's progress, as the actor may see it, audited."""
+    plan = get_plan(actor, plan_id, selectinload(PlanOfCare.goals))
+    snapshot = load_snapshots([plan], signed_only=signed_only_for(actor))[plan.id]
+    record(actor, "read", "progress", patient_id=plan.patient_id, object_id=plan.id)
+    return plan, compute(snapshot)
+
+
+def caseload_progress(actor: User, plans: Iterable[PlanOfCare]) -> dict[int, PlanProgress]:
+    """Progress of many plans (already scoped and loaded with goals), without a query per plan."""
+    snapshots = load_snapshots(plans, signed_only=signed_only_for(actor))
+    return {plan_id: compute(snapshot) for plan_id, snapshot in snapshots.items()}
+
+
+def active_plans_for(actor: User) -> list[PlanOfCare]:
+    """The active plans of the patients the actor may see (care team for practitioners)."""
+    return list(db.session.execute(
+        select(PlanOfCare).where(PlanOfCare.status == "active",
+                                 patient_scope(actor, PlanOfCare.patient_id))
+        .options(selectinload(PlanOfCare.goals))).scalars())
+
+
+def data_version(plan: PlanOfCare, *, signed_only: bool) -> str:
+    """A cheap validator of everything a plan's progress is computed from: one aggregate query.
+
+    Every change of a note moves its ``updated_at`` and every change of a plan its ``version``,
+    so a 304 answer never needs the series itself.
+    """
+    stmt = select(func.count(VisitNote.id), func.max(VisitNote.updated_at)).where(
+        VisitNote.plan_id == plan.id)
+    if signed_only:
+        stmt = stmt.where(VisitNote.status == "signed")
+    count, latest = db.session.execute(stmt).one()
+    latest = latest.isoformat() if isinstance(latest, datetime) else str(latest)
+    return f"{plan.id}:{plan.version}:{count}:{latest}:{clinic_today()}"
+
+
+def chart_etag(plan: PlanOfCare, *parts, signed_only: bool) -> str:
+    """Strong ETag of a chart: the data version plus what was asked for."""
+    raw = ":".join([CHART_REVISION, data_version(plan, signed_only=signed_only),
+                    *map(str, parts)])
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def start_maintenance(actor: User, plan_id: int, reason: str) -> PlanOfCare:
+    """Move a plan to maintenance (goal: maintaining function); its plateau flag stops."""
+    from notes_service.access import require_clinical_write
+    from notes_service.plans.services import PLAN_LOADS
+
+    plan = get_plan(actor, plan_id, *PLAN_LOADS)
+    require_clinical_write(actor, plan.patient_id)
+    if plan.status != "active":
+        raise Conflict("Only an active plan can become a maintenance plan.")
+    if plan.maintenance_since is not None:
+        raise Conflict(f"The plan is a maintenance plan since {plan.maintenance_since}.")
+    plan.maintenance_since = clinic_today()
+    db.session.flush()
+    record(actor, "update", "plan", patient_id=plan.patient_id, object_id=plan.id,
+           detail=f"maintenance plan: {reason}")
+    return plan
