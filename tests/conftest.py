@@ -238,3 +238,100 @@ def api(client, practitioner) -> Api:
 def as_account(client):
     """Build an :class:`Api` for any account."""
     return lambda account: Api(client, account)
+
+
+# --- Builders for the core API tests: a patient, a plan, notes, and the audit rows they leave.
+
+def iso_day(days_ago: int) -> str:
+    """The ISO date ``days_ago`` days before today (negative: in the future)."""
+    from datetime import date, timedelta
+
+    return (date.today() - timedelta(days=days_ago)).isoformat()
+
+
+class ClinicBuilder:
+    """Creates patients, plans and visit notes through the API, asserting each succeeds.
+
+    Calls act as the practitioner fixture unless ``by`` (an :class:`Api`) is given.
+    """
+
+    def __init__(self, api: Api):
+        self.api = api
+
+    @staticmethod
+    def _ok(response, status):
+        assert response.status_code == status, response.get_json()
+        return response.get_json()
+
+    def patient(self, by: Api | None = None, **fields) -> dict:
+        body = {"given_name": "Ana", "family_name": "Silva", "birth_date": "1980-05-01", **fields}
+        return self._ok((by or self.api).post("/api/v1/patients", json=body), 201)
+
+    def plan(self, patient_id: int, by: Api | None = None, start_days_ago: int = 30,
+             **fields) -> dict:
+        body = {"start_date": iso_day(start_days_ago), "weeks": 8, "visits_per_week": 2,
+                "diagnosis_code": "M54.41", "goals": [{"measure": "pain", "target": 2}],
+                **fields}
+        return self._ok((by or self.api).post(f"/api/v1/patients/{patient_id}/plans",
+                                              json=body), 201)
+
+    def visit(self, plan_id: int, by: Api | None = None, days_ago: int = 5, **fields) -> dict:
+        body = {"visit_date": iso_day(days_ago), "subjective": "Leg pain after sitting.",
+                "objective": "SLR right 40°.", "assessment": "Irritable sciatic nerve.",
+                "plan": "ART and nerve glides.", "interventions": ["art"],
+                "measurements": [{"measure": "pain", "value": 6}], **fields}
+        return self._ok((by or self.api).post(f"/api/v1/plans/{plan_id}/visits", json=body),
+                        201)
+
+    def signed_visit(self, plan_id: int, by: Api | None = None, **fields) -> dict:
+        note = self.visit(plan_id, by=by, **fields)
+        return self._ok((by or self.api).post(f"/api/v1/visits/{note['id']}/sign", json={}),
+                        200)
+
+    def chart(self, by: Api | None = None, **plan_fields) -> tuple[dict, dict]:
+        """A patient with one active plan: ``(patient, plan)``."""
+        patient = self.patient(by=by)
+        return patient, self.plan(patient["id"], by=by, **plan_fields)
+
+
+@pytest.fixture
+def clinic(api) -> ClinicBuilder:
+    """Build patients, plans and notes through the API as the practitioner."""
+    return ClinicBuilder(api)
+
+
+class AuditLog:
+    """Reads the audit rows written since a mark."""
+
+    def __init__(self, app):
+        self.app = app
+        self.last = self._max_id()
+
+    def _max_id(self) -> int:
+        from notes_service.audit.models import AuditEvent
+
+        with self.app.app_context():
+            return db.session.execute(sa.select(sa.func.max(AuditEvent.id))).scalar() or 0
+
+    def mark(self) -> None:
+        """Forget the rows written so far."""
+        self.last = self._max_id()
+
+    def new(self) -> list[dict]:
+        """The rows written since the last mark (as dicts, oldest first), then mark."""
+        from notes_service.audit.models import AuditEvent
+
+        columns = ("user_id", "patient_id", "kind", "action", "object_id", "outcome", "ip",
+                   "request", "detail", "at")
+        with self.app.app_context():
+            rows = db.session.execute(sa.select(AuditEvent).where(AuditEvent.id > self.last)
+                                      .order_by(AuditEvent.id)).scalars().all()
+            found = [{c: getattr(r, c) for c in columns} for r in rows]
+        self.mark()
+        return found
+
+
+@pytest.fixture
+def audit_log(app) -> AuditLog:
+    """The audit rows requests write: ``audit_log.mark()`` then ``audit_log.new()``."""
+    return AuditLog(app)

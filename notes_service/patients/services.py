@@ -43,11 +43,12 @@ def list_patients(actor: User, q: str | None = None) -> list[Patient]:
     stmt = (select(Patient).where(patient_scope(actor, Patient.id))
             .options(selectinload(Patient.care_team))
             .order_by(Patient.family_name, Patient.given_name, Patient.id))
-    if q:
-        like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(Patient.family_name).like(like),
-                              func.lower(Patient.given_name).like(like),
-                              func.lower(Patient.mrn).like(like)))
+    if q and q.strip():
+        # autoescape: "%" and "_" typed in a search are letters, not wildcards
+        term = q.strip().lower()
+        stmt = stmt.where(or_(*(func.lower(column).contains(term, autoescape=True)
+                                for column in (Patient.family_name, Patient.given_name,
+                                               Patient.mrn))))
     patients = list(db.session.execute(stmt).scalars())
     record_many(actor, "list", "patient", [p.id for p in patients])
     return patients
