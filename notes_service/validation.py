@@ -48,6 +48,16 @@ class StrictInteger(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+#: Largest id a row can have: ids are ``integer`` columns on PostgreSQL. Larger numbers are
+#: refused at the edge (a 422 in a body, a 404 in a URL) instead of failing in the database.
+MAX_ID = 2**31 - 1
+
+
+def id_field(**kwargs) -> StrictInteger:
+    """The id of another object, named in a body."""
+    return StrictInteger(validate=validate.Range(1, MAX_ID, error="Not a valid id."), **kwargs)
+
+
 def text(max_length: int = 20_000, **kwargs) -> fields.String:
     """A free-text field of bounded length."""
     return fields.String(validate=validate.Length(max=max_length), **kwargs)

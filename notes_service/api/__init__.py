@@ -14,9 +14,11 @@ from flask import Blueprint, Flask, Response, g, jsonify, request
 from marshmallow import Schema, ValidationError
 from sqlalchemy import select
 from werkzeug.exceptions import Unauthorized
+from werkzeug.routing import IntegerConverter
 
 from notes_service.db_types import utcnow
 from notes_service.extensions import csrf, db
+from notes_service.validation import MAX_ID
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -187,6 +189,17 @@ def build_spec() -> dict:
     return spec.to_dict()
 
 
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in URLs: a whole number up to :data:`MAX_ID`.
+
+    A larger number cannot be an id, so it does not match the route (404) rather than reach
+    the database, where it overflows the integer columns (an error on both backends).
+    """
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 def register_api(app: Flask) -> None:
     """Import the feature API modules (which declare routes on ``bp``) and register them."""
     from notes_service.auth import api as _auth_api  # noqa: F401
@@ -195,6 +208,7 @@ def register_api(app: Flask) -> None:
     from notes_service.progress import api as _progress_api  # noqa: F401
     from notes_service.visits import api as _visits_api  # noqa: F401
 
+    app.url_map.converters["int"] = IdConverter  # before any route is added to the map
     csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry one
     app.register_blueprint(bp)
 

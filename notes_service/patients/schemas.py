@@ -5,7 +5,7 @@ from marshmallow import ValidationError, fields, validate, validates
 from notes_service.auth.schemas import UserSummarySchema
 from notes_service.clock import clinic_today
 from notes_service.patients.models import SEXES
-from notes_service.validation import InputSchema, StrictInteger
+from notes_service.validation import InputSchema, id_field
 
 
 def _name(**kwargs):
@@ -49,4 +49,4 @@ class PatientListQuerySchema(InputSchema):
 class CareTeamMemberSchema(InputSchema):
     """A practitioner to add to a care team."""
 
-    user_id = StrictInteger(required=True)
+    user_id = id_field(required=True)

@@ -17,7 +17,14 @@ from notes_service.catalog import (
     PLAN_STATUSES,
 )
 from notes_service.clock import clinic_today
-from notes_service.validation import InputSchema, StrictFloat, StrictInteger, side_field, text
+from notes_service.validation import (
+    InputSchema,
+    StrictFloat,
+    StrictInteger,
+    id_field,
+    side_field,
+    text,
+)
 
 #: ICD-10-CM code shape: letter, two characters, optional dot and up to four more.
 ICD10_PATTERN = r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-Z]{1,4})?$"
@@ -112,7 +119,7 @@ class PlanInputSchema(InputSchema):
     tracked_measures = fields.List(fields.Nested(TrackedMeasureSchema),
                                    validate=validate.Length(max=40))
     goals = fields.List(fields.Nested(GoalInputSchema), validate=validate.Length(max=20))
-    practitioner_id = StrictInteger(metadata={"description": "Owner; defaults to you."})
+    practitioner_id = id_field(metadata={"description": "Owner; defaults to you."})
 
     def __init__(self, *, plan=None, **kwargs):
         #: The plan being changed, for partial updates checked against its current values.

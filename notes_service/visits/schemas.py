@@ -14,7 +14,14 @@ from notes_service.catalog import (
 )
 from notes_service.clock import clinic_today
 from notes_service.plans.schemas import check_in_range, check_measure_side
-from notes_service.validation import InputSchema, StrictFloat, StrictInteger, side_field, text
+from notes_service.validation import (
+    InputSchema,
+    StrictFloat,
+    StrictInteger,
+    id_field,
+    side_field,
+    text,
+)
 
 NOTE_TEXT = 20_000
 
@@ -118,7 +125,7 @@ class VisitInputSchema(InputSchema):
                                 validate=validate.Length(max=40))
     questionnaires = fields.List(fields.Nested(QuestionnaireInputSchema),
                                  validate=validate.Length(max=3))
-    copied_from_id = StrictInteger(allow_none=True, metadata={
+    copied_from_id = id_field(allow_none=True, metadata={
         "description": "The earlier note this draft's text was copied forward from."})
 
     def __init__(self, *, plan=None, **kwargs):
