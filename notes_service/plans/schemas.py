@@ -138,7 +138,7 @@ class PlanInputSchema(InputSchema):
             elif start > today + timedelta(days=90):
                 errors["start_date"] = ["The plan cannot start more than 90 days ahead."]
         code = data.get("diagnosis_code")
-        if self.plan is None and code and "diagnosis_text" not in data:
+        if code and "diagnosis_text" not in data:  # on create, and when a change names a code
             if code not in ICD10_CODES:
                 errors["diagnosis"] = ["Describe the diagnosis (the code is not in the list)."]
         if self.plan is None and not data.get("tracked_measures") and not data.get("goals"):

@@ -84,6 +84,8 @@ def update_plan(actor: User, plan_id: int, data: dict, dump) -> PlanOfCare:
     ensure_version(plan, data.pop("version", None), dump(plan))
     if plan.status in ("discharged", "cancelled"):
         raise Conflict(f"The plan is {plan.status}; it can no longer be changed.")
+    if "diagnosis_code" in data and "diagnosis_text" not in data:  # the old text is wrong now
+        data["diagnosis_text"] = ICD10_CODES[data["diagnosis_code"]]
     if "practitioner_id" in data:
         plan.practitioner = _owner(actor, plan.patient_id, data.pop("practitioner_id"))
     start = data.get("start_date", plan.start_date)
