@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
 from notes_service.auth.schemas import UserSummarySchema
 from notes_service.catalog import (
@@ -185,6 +185,11 @@ class AddendumInputSchema(InputSchema):
 
     text = fields.String(required=True, validate=validate.Length(
         min=1, max=5000, error="Write between 1 and 5000 characters."))
+
+    @validates("text")
+    def _not_blank(self, value, **_):
+        if not value.strip():
+            raise ValidationError("Write between 1 and 5000 characters.")
 
 
 class MeasurementSchema(MeasurementInputSchema):

@@ -49,6 +49,16 @@ def _apply_clinical_data(note: VisitNote, data: dict) -> None:
     """Set measurements, special tests and questionnaires; a questionnaire's score becomes the
     pre-treatment value of the measure of the same code, so progress reads one series."""
     questionnaires = data.get("questionnaires")
+    scored_before = {q.instrument for q in note.questionnaires}
+    scoring = ({q["instrument"] for q in questionnaires} if questionnaires is not None
+               else scored_before)
+    # The schema sees only the request; a questionnaire kept from before counts too.
+    clash = sorted({m["measure"] for m in data.get("measurements") or []
+                    if m["measure"] in scoring and m["phase"] == "pre" and m.get("side") is None})
+    if clash:
+        raise ValidationError({"measurements": [
+            f"{code} is scored from its questionnaire; do not also enter it as a value."
+            for code in clash]})
     if questionnaires is not None:
         note.questionnaires = []
         for item in questionnaires:
@@ -59,10 +69,11 @@ def _apply_clinical_data(note: VisitNote, data: dict) -> None:
     if "measurements" in data or questionnaires is not None:
         if "measurements" in data:
             typed = [dict(m) for m in data["measurements"]]
-        else:  # keep the typed values, re-derive the scored ones
+        else:  # keep the typed values, re-derive the scored ones (also those scored before)
+            derived_codes = scored_before | set(scored)
             typed = [{"measure": m.measure, "side": m.side, "phase": m.phase, "value": m.value}
                      for m in note.measurements
-                     if not (m.measure in scored and m.phase == "pre" and m.side is None)]
+                     if not (m.measure in derived_codes and m.phase == "pre" and m.side is None)]
         derived = [{"measure": code, "side": None, "phase": "pre", "value": score}
                    for code, score in scored.items() if score is not None]
         note.measurements = [Measurement(plan_id=note.plan_id, **m) for m in typed + derived]
@@ -70,12 +81,14 @@ def _apply_clinical_data(note: VisitNote, data: dict) -> None:
         note.special_tests = [SpecialTestResult(**t) for t in data["special_tests"]]
 
 
-def _check_copied_from(actor: User, note_plan_id: int, copied_from_id: int | None) -> None:
+def _check_copied_from(actor: User, patient_id: int, copied_from_id: int | None,
+                       note_id: int | None = None) -> None:
+    """Refuse a source note the actor cannot see, of another patient, or the note itself."""
     if copied_from_id is None:
         return
-    source = db.session.execute(
-        select(VisitNote.plan_id).where(VisitNote.id == copied_from_id, visible_notes(actor))
-    ).scalar()
+    source = None if copied_from_id == note_id else db.session.execute(
+        select(VisitNote.id).where(VisitNote.id == copied_from_id, visible_notes(actor),
+                                   VisitNote.patient_id == patient_id)).scalar()
     if source is None:
         raise ValidationError({"copied_from_id": ["No such note of this patient."]})
 
@@ -87,7 +100,7 @@ def record_visit_note(actor: User, plan_id: int, data: dict) -> VisitNote:
     if plan.status != "active":
         raise Conflict(f"The plan of care is {plan.status.replace('_', ' ')}: resume it before "
                        "documenting visits.")
-    _check_copied_from(actor, plan.id, data.get("copied_from_id"))
+    _check_copied_from(actor, plan.patient_id, data.get("copied_from_id"))
     note = VisitNote(plan_id=plan.id, patient_id=plan.patient_id, author_id=actor.id,
                      visit_date=data["visit_date"], interventions=data.get("interventions", []),
                      copied_from_id=data.get("copied_from_id"),
@@ -143,7 +156,7 @@ def update_visit_note(actor: User, visit_id: int, data: dict, dump) -> VisitNote
     """Change a draft; refused (409, nothing written) when the version read is stale."""
     note = _draft_for_change(actor, visit_id)
     ensure_version(note, data.pop("version"), dump(note))
-    _check_copied_from(actor, note.plan_id, data.get("copied_from_id"))
+    _check_copied_from(actor, note.patient_id, data.get("copied_from_id"), note.id)
     for key in (*_TEXT_FIELDS, "visit_date", "interventions", "copied_from_id"):
         if key in data:
             setattr(note, key, data[key])
