@@ -3,7 +3,6 @@
 from flask import g
 
 from notes_service.api import api_route, load_json
-from notes_service.access import get_plan
 from notes_service.plans import services
 from notes_service.plans.schemas import (
     DischargeSchema,
@@ -36,7 +35,7 @@ def get_plan_route(plan_id):
            body=PlanUpdateSchema, load_body=False, response=PlanSchema,
            errors=(401, 403, 404, 409, 422))
 def update_plan(plan_id):
-    plan = get_plan(g.actor, plan_id)
+    plan = services.plan_for_change(g.actor, plan_id)  # 404, 403, 409 before the body
     data = load_json(PlanUpdateSchema(plan=plan, partial=True))
     return services.update_plan(g.actor, plan_id, data, dump=PlanSchema().dump)
 

@@ -77,13 +77,19 @@ def ensure_version(obj, expected: int | None, current) -> None:
                        current=current, version=obj.version)
 
 
-def update_plan(actor: User, plan_id: int, data: dict, dump) -> PlanOfCare:
-    """Change a plan that is still open; ``goals`` replaces the goal list when given."""
+def plan_for_change(actor: User, plan_id: int) -> PlanOfCare:
+    """Load a plan the actor may change and that is still open (else 404, 403, 409)."""
     plan = get_plan(actor, plan_id, *PLAN_LOADS)
     require_clinical_write(actor, plan.patient_id)
-    ensure_version(plan, data.pop("version", None), dump(plan))
     if plan.status in ("discharged", "cancelled"):
         raise Conflict(f"The plan is {plan.status}; it can no longer be changed.")
+    return plan
+
+
+def update_plan(actor: User, plan_id: int, data: dict, dump) -> PlanOfCare:
+    """Change a plan that is still open; ``goals`` replaces the goal list when given."""
+    plan = plan_for_change(actor, plan_id)
+    ensure_version(plan, data.pop("version", None), dump(plan))
     if "diagnosis_code" in data and "diagnosis_text" not in data:  # the old text is wrong now
         data["diagnosis_text"] = ICD10_CODES[data["diagnosis_code"]]
     if "practitioner_id" in data:

@@ -2,7 +2,6 @@
 
 from flask import g
 
-from notes_service.access import get_plan
 from notes_service.api import api_route, load_json
 from notes_service.visits import services
 from notes_service.visits.schemas import (
@@ -22,7 +21,7 @@ _OPTIONAL_ON_UPDATE = tuple(name for name in VisitUpdateSchema._declared_fields 
            tag="visits", body=VisitInputSchema, load_body=False, response=VisitSchema,
            status=201, errors=(401, 403, 404, 409, 422))
 def create_visit(plan_id):
-    plan = get_plan(g.actor, plan_id)
+    plan = services.plan_open_for_notes(g.actor, plan_id)  # 404, 403, 409 before the body
     data = load_json(VisitInputSchema(plan=plan))
     return services.record_visit_note(g.actor, plan_id, data)
 
@@ -43,7 +42,7 @@ def get_visit(visit_id):
            body=VisitUpdateSchema, load_body=False, response=VisitSchema,
            errors=(401, 403, 404, 409, 422))
 def update_visit(visit_id):
-    note = services.note_with_plan(g.actor, visit_id)
+    note = services.draft_for_change(g.actor, visit_id)  # 404, 403, 409 before the body
     data = load_json(VisitUpdateSchema(plan=note.plan_of_care, partial=_OPTIONAL_ON_UPDATE))
     return services.update_visit_note(g.actor, visit_id, data, dump=VisitSchema().dump)
 

@@ -13,6 +13,7 @@ from notes_service.catalog import lefs_score, odi_score, psfs_score
 from notes_service.db_types import utcnow
 from notes_service.errors import Conflict, Forbidden
 from notes_service.extensions import db
+from notes_service.plans.models import PlanOfCare
 from notes_service.plans.services import ensure_version
 from notes_service.visits.models import (
     Addendum,
@@ -93,13 +94,19 @@ def _check_copied_from(actor: User, patient_id: int, copied_from_id: int | None,
         raise ValidationError({"copied_from_id": ["No such note of this patient."]})
 
 
-def record_visit_note(actor: User, plan_id: int, data: dict) -> VisitNote:
-    """Record a draft note of a visit under an active plan of care."""
+def plan_open_for_notes(actor: User, plan_id: int) -> PlanOfCare:
+    """Load a plan the actor may document under and that takes notes (else 404, 403, 409)."""
     plan = get_plan(actor, plan_id)
     require_clinical_write(actor, plan.patient_id)
     if plan.status != "active":
         raise Conflict(f"The plan of care is {plan.status.replace('_', ' ')}: resume it before "
                        "documenting visits.")
+    return plan
+
+
+def record_visit_note(actor: User, plan_id: int, data: dict) -> VisitNote:
+    """Record a draft note of a visit under an active plan of care."""
+    plan = plan_open_for_notes(actor, plan_id)
     _check_copied_from(actor, plan.patient_id, data.get("copied_from_id"))
     note = VisitNote(plan_id=plan.id, patient_id=plan.patient_id, author_id=actor.id,
                      visit_date=data["visit_date"], interventions=data.get("interventions", []),
@@ -121,11 +128,6 @@ def load_note(note_id: int) -> VisitNote:
         .execution_options(populate_existing=True)).scalar_one()
 
 
-def note_with_plan(actor: User, visit_id: int) -> VisitNote:
-    """Load a note with its plan of care (to check a change against the plan)."""
-    return get_visit(actor, visit_id, joinedload(VisitNote.plan_of_care))
-
-
 def read_visit(actor: User, visit_id: int) -> VisitNote:
     """Load one note with everything shown about it, audited."""
     note = get_visit(actor, visit_id, *NOTE_LOADS)
@@ -144,8 +146,9 @@ def list_visits(actor: User, plan_id: int) -> list[VisitNote]:
     return notes
 
 
-def _draft_for_change(actor: User, visit_id: int) -> VisitNote:
-    note = get_visit(actor, visit_id, *NOTE_LOADS)
+def draft_for_change(actor: User, visit_id: int) -> VisitNote:
+    """Load a draft the actor may change, with its plan of care (else 404, 403, 409)."""
+    note = get_visit(actor, visit_id, joinedload(VisitNote.plan_of_care), *NOTE_LOADS)
     require_clinical_write(actor, note.patient_id)
     if note.is_signed:
         raise Conflict("A signed note never changes: add an addendum instead.")
@@ -154,7 +157,7 @@ def _draft_for_change(actor: User, visit_id: int) -> VisitNote:
 
 def update_visit_note(actor: User, visit_id: int, data: dict, dump) -> VisitNote:
     """Change a draft; refused (409, nothing written) when the version read is stale."""
-    note = _draft_for_change(actor, visit_id)
+    note = draft_for_change(actor, visit_id)
     ensure_version(note, data.pop("version"), dump(note))
     _check_copied_from(actor, note.patient_id, data.get("copied_from_id"), note.id)
     for key in (*_TEXT_FIELDS, "visit_date", "interventions", "copied_from_id"):
@@ -183,7 +186,7 @@ def missing_for_signature(note: VisitNote) -> dict[str, list[str]]:
 
 def sign_note(actor: User, visit_id: int, version: int | None, dump) -> VisitNote:
     """Sign a complete draft as its author; from then on it never changes."""
-    note = _draft_for_change(actor, visit_id)
+    note = draft_for_change(actor, visit_id)
     if note.author_id != actor.id:
         raise Forbidden(f"Only the note's author ({note.author.display_name}) can sign it.")
     ensure_version(note, version, dump(note))
