@@ -33,6 +33,8 @@ class Operation:
     summary: str
     tag: str
     body: type[Schema] | None = None
+    #: Fields of ``body`` that may be left out (True: all), as for a PATCH.
+    partial: bool | tuple[str, ...] = False
     response: type[Schema] | None = None
     many: bool = False
     status: int = 200
@@ -80,13 +82,14 @@ def load_json(schema: Schema) -> dict:
 
 def api_route(rule: str, method: str = "GET", *, summary: str, tag: str,
               body: type[Schema] | None = None, load_body: bool = True,
-              response: type[Schema] | None = None, many: bool = False, status: int = 200,
+              partial: bool | tuple[str, ...] = False, response: type[Schema] | None = None, many: bool = False, status: int = 200,
               query: type[Schema] | None = None, auth: bool = True,
               media_type: str = "application/json", errors: tuple[int, ...] = (401, 404, 422)):
     """Declare an API route: authentication, body loading, dumping and its OpenAPI entry.
 
     The view receives ``data`` (the loaded body) when ``body`` is given and ``load_body`` is
-    true, and ``query`` (loaded query arguments) when ``query`` is given. It returns an object
+    true (``partial`` names the fields that may be left out, as for a PATCH; the document says
+    so too), and ``query`` (loaded query arguments) when ``query`` is given. It returns an object
     to dump with ``response``, an ``(object, status)`` pair, or a ready ``Response``. The one
     commit of the request happens here, after the answer was dumped.
     """
@@ -100,7 +103,7 @@ def api_route(rule: str, method: str = "GET", *, summary: str, tag: str,
             if query is not None:
                 kwargs["query"] = query().load(request.args.to_dict())
             if body is not None and load_body:
-                kwargs["data"] = load_json(body())
+                kwargs["data"] = load_json(body(partial=partial))
             result = view(**kwargs)
             if isinstance(result, Response):
                 db.session.commit()
@@ -113,8 +116,8 @@ def api_route(rule: str, method: str = "GET", *, summary: str, tag: str,
             return jsonify(payload), code
 
         bp.add_url_rule(rule, endpoint, wrapper, methods=[method])
-        OPERATIONS.append(Operation(rule, method, endpoint, summary, tag, body, response, many,
-                                    status, query, auth, media_type, errors))
+        OPERATIONS.append(Operation(rule, method, endpoint, summary, tag, body, partial,
+                                    response, many, status, query, auth, media_type, errors))
         return wrapper
 
     return decorator
@@ -161,8 +164,9 @@ def build_spec() -> dict:
         if op.auth:
             operation["security"] = [{"bearer": []}]
         if op.body is not None:
+            body = op.body(partial=op.partial) if op.partial else op.body
             operation["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": op.body}}}
+                "application/json": {"schema": body}}}
         if op.response is not None:
             schema = {"type": "array", "items": op.response} if op.many else op.response
             operation["responses"][str(op.status)] = {

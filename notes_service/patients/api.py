@@ -9,6 +9,7 @@ from notes_service.patients.schemas import (
     PatientInputSchema,
     PatientListQuerySchema,
     PatientSchema,
+    PatientUpdateSchema,
 )
 
 
@@ -31,12 +32,9 @@ def get_patient(patient_id):
 
 
 @api_route("/patients/<int:patient_id>", "PATCH", summary="Change a patient's demographics",
-           tag="patients", body=PatientInputSchema, load_body=False, response=PatientSchema,
+           tag="patients", body=PatientUpdateSchema, partial=True, response=PatientSchema,
            errors=(401, 403, 404, 422))
-def update_patient(patient_id):
-    from notes_service.api import load_json
-
-    data = load_json(PatientInputSchema(partial=True))
+def update_patient(patient_id, data):
     return services.update_patient(g.actor, patient_id, data)
 
 

@@ -31,6 +31,10 @@ class PatientInputSchema(InputSchema):
             raise ValidationError("The date of birth must be after 1900.")
 
 
+class PatientUpdateSchema(PatientInputSchema):
+    """A change of demographics: only the fields given change."""
+
+
 class PatientSchema(PatientInputSchema):
     """A patient as the API returns it."""
 

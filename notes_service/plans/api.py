@@ -32,7 +32,7 @@ def get_plan_route(plan_id):
 
 
 @api_route("/plans/<int:plan_id>", "PATCH", summary="Change a plan of care", tag="plans",
-           body=PlanUpdateSchema, load_body=False, response=PlanSchema,
+           body=PlanUpdateSchema, load_body=False, partial=True, response=PlanSchema,
            errors=(401, 403, 404, 409, 422))
 def update_plan(plan_id):
     plan = services.plan_for_change(g.actor, plan_id)  # 404, 403, 409 before the body

@@ -39,7 +39,8 @@ def get_visit(visit_id):
 
 
 @api_route("/visits/<int:visit_id>", "PATCH", summary="Change a draft note", tag="visits",
-           body=VisitUpdateSchema, load_body=False, response=VisitSchema,
+           body=VisitUpdateSchema, load_body=False, partial=_OPTIONAL_ON_UPDATE,
+           response=VisitSchema,
            errors=(401, 403, 404, 409, 422))
 def update_visit(visit_id):
     note = services.draft_for_change(g.actor, visit_id)  # 404, 403, 409 before the body
