@@ -335,3 +335,34 @@ class AuditLog:
 def audit_log(app) -> AuditLog:
     """The audit rows requests write: ``audit_log.mark()`` then ``audit_log.new()``."""
     return AuditLog(app)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(request, tmp_path) -> Iterator[str]:
+    """The URL of a database of its own with no schema yet (migration and CLI tests)."""
+    if request.param == "sqlite":
+        yield "sqlite:///" + str(tmp_path / "empty.db")
+        return
+    server_url = sa.engine.make_url(normalise_url(os.environ["TEST_DATABASE_URL"]))
+    name = f"notes_empty_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield server_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@contextmanager
+def app_on(url: str, **extra) -> Iterator:
+    """An app of its own on ``url`` (not the shared, rolled-back one); its engine is disposed."""
+    application = make_app(url, **extra)
+    try:
+        yield application
+    finally:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()

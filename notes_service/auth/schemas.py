@@ -3,7 +3,7 @@
 from marshmallow import fields, validate
 
 from notes_service.auth.models import ROLES
-from notes_service.validation import InputSchema
+from notes_service.validation import InputSchema, id_field
 
 
 class TokenRequestSchema(InputSchema):
@@ -37,6 +37,6 @@ class UserCreateSchema(InputSchema):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     credentials = fields.String(validate=validate.Length(max=60), allow_none=True)
     practices = fields.Boolean(load_default=False)
-    patient_id = fields.Integer(allow_none=True)
+    patient_id = id_field(allow_none=True)
     password = fields.String(required=True, validate=validate.Length(
         min=10, max=200, error="Use at least 10 characters."))
