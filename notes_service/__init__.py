@@ -43,5 +43,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Register the API and the web pages."""
     from notes_service.api import register_api
+    from notes_service.web import register_web
 
     register_api(app)
+    register_web(app)

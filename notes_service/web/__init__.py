@@ -1,0 +1,33 @@
+"""The practitioner web app: shared page helpers, the role-aware start page and the wiring of
+every HTML blueprint."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("web", __name__)
+
+
+def register_web(app: Flask) -> None:
+    """Register the HTML blueprints, their settings, layout context and filters."""
+    #: Minutes without activity before a signed-in session is signed out (HIPAA automatic logoff).
+    app.config.setdefault("SESSION_IDLE_MINUTES", 15)
+    #: Hours a note typed into an expired session is kept for its author to sign in again.
+    app.config.setdefault("PENDING_FORM_HOURS", 12)
+    #: Folder of those kept notes (default: ``instance/pending-forms``).
+    app.config.setdefault("PENDING_FORM_DIR", None)
+
+    from notes_service.auth import views as auth_views
+    from notes_service.extensions import login_manager
+    from notes_service.patients import views as patient_views
+    from notes_service.plans import views as plan_views
+    from notes_service.visits import views as visit_views
+    from notes_service.web import views  # noqa: F401  (routes on ``bp``)
+    from notes_service.web.pages import register_page_helpers
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    for blueprint in (auth_views.bp, bp, patient_views.bp, plan_views.bp, visit_views.bp):
+        app.register_blueprint(blueprint)
+    register_page_helpers(app)

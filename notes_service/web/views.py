@@ -1,0 +1,77 @@
+"""The start page of each role: a practitioner's caseload, the director's clinic list, a patient's
+own plan summary."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, redirect, request, url_for
+from flask_login import current_user
+
+from notes_service.patients.services import list_patients, read_patient
+from notes_service.plans.services import list_plans
+from notes_service.web import bp
+from notes_service.web.pages import actor, render_page
+from notes_service.web.queries import caseload, clinic_rows, latest_values, patient_notes
+
+#: ``app.extensions`` key of a callable ``plans -> {plan_id: [flag, ...]}`` (the progress
+#: engine registers it); without one, the caseload shows its "no open flags" state.
+FLAG_PROVIDER = "notes_service.plan_flags"
+
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+def open_flags(plans) -> dict:
+    """Open progress flags per plan id, most severe first."""
+    provider = current_app.extensions.get(FLAG_PROVIDER)
+    flags = provider(plans) if provider else {}
+    return {plan_id: sorted(items, key=lambda f: SEVERITY_ORDER.get(f.severity, 9))
+            for plan_id, items in flags.items() if items}
+
+
+@bp.get("/")
+def home():
+    """Send each role to its start page."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if current_user.role == "practitioner":
+        return _caseload_page()
+    if current_user.role == "director":
+        return _clinic_page()
+    return _patient_page()
+
+
+@bp.get("/caseload")
+def caseload_page():
+    """The caseload of a clinician (a practising director reaches theirs here)."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.path))
+    if not current_user.is_clinician:
+        abort(404)
+    return _caseload_page()
+
+
+def _caseload_page():
+    load = caseload(actor())
+    flags_by_plan = open_flags([row.plan for row in load.rows])
+    all_flags = sorted(
+        ((row, flag) for row in load.rows for flag in flags_by_plan.get(row.plan.id, [])),
+        key=lambda pair: SEVERITY_ORDER.get(pair[1].severity, 9))
+    return render_page("home/caseload.html", load=load, flags_by_plan=flags_by_plan,
+                       all_flags=all_flags)
+
+
+def _clinic_page():
+    query = request.args.get("q", "").strip()[:80]
+    patients = list_patients(actor(), query or None)
+    return render_page("home/clinic.html", rows=clinic_rows(actor(), patients), q=query)
+
+
+def _patient_page():
+    user = actor()
+    if user.patient_id is None:
+        abort(404)
+    patient = read_patient(user, user.patient_id)
+    plans = list_plans(user, patient.id)
+    notes = patient_notes(user, patient.id, signed_only=True)
+    return render_page("home/patient.html", patient=patient, plans=plans, notes=notes,
+                       latest=latest_values(notes),
+                       show_assessment=current_app.config.get("PORTAL_SHOWS_ASSESSMENT"))
