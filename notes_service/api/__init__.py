@@ -74,7 +74,10 @@ def load_json(schema: Schema) -> dict:
     if not request.get_data(cache=True):
         payload = {}
     else:
-        payload = request.get_json(silent=True)
+        try:
+            payload = request.get_json(silent=True)
+        except RecursionError:  # nested deeper than the parser's stack: silent=True misses it
+            payload = None
     if not isinstance(payload, dict):
         raise ValidationError({"_schema": ["The body must be a JSON object."]})
     return schema.load(payload)
@@ -163,10 +166,12 @@ def build_spec() -> dict:
                            "parameters": parameters, "responses": {}}
         if op.auth:
             operation["security"] = [{"bearer": []}]
+        codes = op.errors
         if op.body is not None:
             body = op.body(partial=op.partial) if op.partial else op.body
             operation["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": body}}}
+            codes = tuple(sorted({*codes, 413}))  # MAX_CONTENT_LENGTH applies to every body
         if op.response is not None:
             schema = {"type": "array", "items": op.response} if op.many else op.response
             operation["responses"][str(op.status)] = {
@@ -178,7 +183,7 @@ def build_spec() -> dict:
                                                        "format": "binary"}}}}
         else:
             operation["responses"][str(op.status)] = {"description": "Success"}
-        for code in op.errors:
+        for code in codes:
             operation["responses"][str(code)] = {
                 "description": {401: "Not authenticated", 403: "Not allowed",
                                 304: "Not modified", 404: "Not found or not visible",

@@ -91,7 +91,8 @@ def test_operations_are_complete(spec):
                 if code.startswith(("4", "5")):
                     schema = answer["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/Errors"}
-            if method in ("post", "patch") and "requestBody" in operation:
+            if "requestBody" in operation:
+                assert "413" in operation["responses"], (method, path)
                 schema = operation["requestBody"]["content"]["application/json"]["schema"]
                 body = resolve(spec, schema["$ref"])
                 assert body["additionalProperties"] is False, (method, path)

@@ -230,6 +230,13 @@ def test_body_must_be_a_json_object(api, plan, data):
         assert errors_of(response) == {"_schema": ["The body must be a JSON object."]}
 
 
+@pytest.mark.parametrize("data", ["[" * 100_000 + "]" * 100_000,
+                                  '{"a": ' * 50_000 + "1" + "}" * 50_000])
+def test_json_nested_too_deep_is_refused(api, data):
+    response = api.post("/api/v1/patients", data=data, content_type="application/json")
+    assert errors_of(response) == {"_schema": ["The body must be a JSON object."]}
+
+
 def test_json_body_sent_as_another_content_type_is_refused(api):
     response = api.post("/api/v1/patients", data=json.dumps(
         {"given_name": "A", "family_name": "B", "birth_date": "1980-01-01"}),
