@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from notes_service.catalog import SIDES
 
@@ -68,8 +68,33 @@ def side_field(**kwargs) -> fields.String:
     return fields.String(validate=validate.OneOf(SIDES), allow_none=True, **kwargs)
 
 
+def storable(value: str) -> bool:
+    """Whether both databases can store ``value``: no NUL (PostgreSQL refuses it) and no lone
+    surrogate (not encodable as UTF-8, which both drivers need)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class InputSchema(Schema):
-    """Base of input schemas: unknown fields are errors (marshmallow's default, made explicit)."""
+    """Base of input schemas: unknown fields are errors (marshmallow's default, made explicit),
+    and so is text no database can store (a 422 on both backends, not a 500 on one)."""
 
     class Meta:
         unknown = "raise"
+
+    @pre_load
+    def _storable_text(self, data, **_):
+        if not isinstance(data, dict):
+            return data
+        errors = {key: ["Text may not contain NUL characters or invalid Unicode."]
+                  for key, value in data.items()
+                  if any(isinstance(item, str) and not storable(item)
+                         for item in (value if isinstance(value, list) else [value]))}
+        if errors:
+            raise ValidationError(errors)
+        return data

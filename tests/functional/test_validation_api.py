@@ -237,6 +237,23 @@ def test_json_nested_too_deep_is_refused(api, data):
     assert errors_of(response) == {"_schema": ["The body must be a JSON object."]}
 
 
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800", "ok\udfff"])
+def test_text_no_database_can_store_is_refused(api, plan, text):
+    """NUL fails on PostgreSQL and lone surrogates on both drivers: 422 everywhere instead."""
+    patient = api.post("/api/v1/patients", json={
+        "given_name": text, "family_name": "B", "birth_date": "1980-01-01"})
+    assert list(errors_of(patient)) == ["given_name"]
+    if "\x00" in text:  # the test client cannot put a lone surrogate in a URL
+        assert "q" in errors_of(api.get("/api/v1/patients", query_string={"q": text}))
+    top = errors_of(post_visit(api, plan, subjective=text, interventions=["art", text]))
+    assert set(top) == {"subjective", "interventions"}
+    nested = errors_of(post_visit(api, plan, measurements=[{"measure": text, "value": 1}]))
+    assert "measure" in nested["measurements"]["0"]
+    deeper = errors_of(post_visit(api, plan, questionnaires=[
+        {"instrument": "psfs", "activities": [{"activity": text, "score": 3}]}]))
+    assert "activity" in deeper["questionnaires"]["0"]["activities"]["0"]
+
+
 def test_json_body_sent_as_another_content_type_is_refused(api):
     response = api.post("/api/v1/patients", data=json.dumps(
         {"given_name": "A", "family_name": "B", "birth_date": "1980-01-01"}),
