@@ -15,6 +15,7 @@ from notes_service.catalog import ICD10_CODES, MEASURES
 from notes_service.clock import clinic_today
 from notes_service.errors import Conflict
 from notes_service.extensions import db
+from notes_service.outcomes.summary import refresh_plan_summary
 from notes_service.plans.models import Goal, PlanOfCare
 from notes_service.visits.models import VisitNote
 
@@ -53,6 +54,7 @@ def create_plan(actor: User, patient_id: int, data: dict) -> PlanOfCare:
     plan.goals = [Goal(**g) for g in goals]
     db.session.add(plan)
     db.session.flush()
+    refresh_plan_summary(plan.id)
     record(actor, "create", "plan", patient_id=patient.id, object_id=plan.id)
     return plan
 
@@ -100,6 +102,13 @@ def update_plan(actor: User, plan_id: int, data: dict, dump) -> PlanOfCare:
     if first is not None and (first < start or last > end):
         raise ValidationError({"start_date" if first < start else "weeks": [
             f"Visits are recorded from {first} to {last}; the plan must cover them."]})
+    if "goals" not in data:  # new goals were checked by the schema; the kept ones are here
+        outside = sorted(g.target_date for g in plan.goals
+                         if g.target_date and not start <= g.target_date <= end)
+        if outside:
+            raise ValidationError({"start_date" if outside[0] < start else "weeks": [
+                f"A goal's target date ({outside[0]}) would fall outside the plan ({start} to "
+                f"{end}); change the goal too."]})
     goals = data.pop("goals", None)
     if goals is not None:
         plan.goals = [Goal(**g) for g in goals]
@@ -111,6 +120,7 @@ def update_plan(actor: User, plan_id: int, data: dict, dump) -> PlanOfCare:
     for key, value in data.items():
         setattr(plan, key, value)
     db.session.flush()
+    refresh_plan_summary(plan.id)
     record(actor, "update", "plan", patient_id=plan.patient_id, object_id=plan.id,
            detail="fields: " + ", ".join(sorted(data) + (["goals"] if goals is not None else [])))
     return plan
@@ -138,6 +148,7 @@ def discharge_plan(actor: User, plan_id: int, data: dict) -> PlanOfCare:
     plan.discharge_reason = data["reason"]
     plan.discharge_note = data.get("note")
     db.session.flush()
+    refresh_plan_summary(plan.id)
     record(actor, "discharge", "plan", patient_id=plan.patient_id, object_id=plan.id,
            detail=data["reason"])
     return plan

@@ -196,6 +196,19 @@ def test_patch_cannot_leave_recorded_visits_outside_the_plan(api, clinic):
     assert api.patch(url, json={"start_date": iso_day(20), "weeks": 2}).status_code == 200
 
 
+def test_patch_cannot_leave_goal_target_dates_outside_the_plan(api, clinic):
+    _, plan = clinic.chart(start_days_ago=30, goals=[
+        {"measure": "pain", "target": 2, "target_date": iso_day(5)}])
+    url = f"/api/v1/plans/{plan['id']}"
+    shorter = api.patch(url, json={"weeks": 3})
+    assert shorter.status_code == 422 and "weeks" in shorter.get_json()["errors"]
+    later = api.patch(url, json={"start_date": iso_day(4)})
+    assert later.status_code == 422 and "start_date" in later.get_json()["errors"]
+    both = api.patch(url, json={"weeks": 3, "goals": [{"measure": "pain", "target": 2,
+                                                       "target_date": iso_day(15)}]})
+    assert both.status_code == 200, both.get_json()
+
+
 def test_discharge(api, clinic):
     _, plan = clinic.chart(start_days_ago=30)
     clinic.signed_visit(plan["id"], days_ago=10)
