@@ -152,3 +152,32 @@ def test_update_plan_keeps_goal_measures_tracked(app, charts, practitioner):
         assert plan.tracked_measures == [{"measure": "pain", "side": None},
                                          {"measure": "lumbar_flexion", "side": None}]
         db.session.rollback()
+
+
+def test_a_change_racing_another_is_refused_and_answers_409(app, charts, practitioner):
+    """Between reading a draft and writing it, someone else saves: the version column turns the
+    write into a StaleDataError (nothing overwritten), which the API answers with 409."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from notes_service.visits.models import VisitNote
+
+    note_id = charts["Mine"]["draft"]
+    with app.test_request_context(f"/api/v1/visits/{note_id}", method="PATCH"):
+        actor = user(practitioner)
+        session = db.session()
+
+        def other_writer_saves_first(session, *_):
+            session.connection().execute(
+                sa.text("UPDATE visit_notes SET version = 2, objective = 'theirs' "
+                        "WHERE id = :id"), {"id": note_id})
+
+        sa.event.listen(session, "before_flush", other_writer_saves_first, once=True)
+        with pytest.raises(StaleDataError) as caught:
+            visits.update_visit_note(actor, note_id, {"version": 1, "objective": "mine"},
+                                     dump=lambda note: {})
+        response = app.make_response(app.handle_user_exception(caught.value))
+        assert response.status_code == 409 and "version" in response.get_json()["errors"]
+        stored = db.session.execute(sa.text("SELECT objective FROM visit_notes WHERE id = :id"),
+                                    {"id": note_id}).scalar()
+    assert stored != "mine"  # (the handler's rollback also undid the simulated other writer,
+    #                           which shares the test's transaction)
