@@ -22,6 +22,7 @@ from notes_service.errors import Conflict
 from notes_service.extensions import db
 from notes_service.plans.models import PlanOfCare
 from notes_service.progress.rules import GoalSpec, PlanProgress, PlanSnapshot, Point, plan_progress
+from notes_service.reports.models import ProgressReport
 from notes_service.visits.models import Measurement, VisitNote
 
 #: Bump when chart drawing changes, so cached charts and ETags change with it.
@@ -35,7 +36,11 @@ def signed_only_for(actor: User | None) -> bool:
 
 def load_snapshots(plans: Iterable[PlanOfCare], *, signed_only: bool = False
                    ) -> dict[int, PlanSnapshot]:
-    """Build a snapshot of each plan (goals must be loaded) in two queries, whatever the count."""
+    """Build a snapshot of each plan (goals must be loaded) in three queries, whatever the count.
+
+    ``visits_since_report`` counts the visits after the period of the plan's latest progress
+    report or discharge summary (all visits when there is none yet).
+    """
     plans = list(plans)
     ids = [p.id for p in plans]
     if not ids:
@@ -51,6 +56,9 @@ def load_snapshots(plans: Iterable[PlanOfCare], *, signed_only: bool = False
         select(Measurement.plan_id, Measurement.visit_id, Measurement.measure, Measurement.side,
                Measurement.phase, Measurement.value)
         .join(VisitNote, VisitNote.id == Measurement.visit_id).where(*note_filter)).all()
+    reported_until = dict(db.session.execute(
+        select(ProgressReport.plan_id, func.max(ProgressReport.period_end))
+        .where(ProgressReport.plan_id.in_(ids)).group_by(ProgressReport.plan_id)).all())
     by_visit: dict[int, dict] = defaultdict(dict)
     for plan_id, visit_id, measure, side, phase, value in values:
         by_visit[visit_id][(measure, side, phase)] = value
@@ -69,12 +77,13 @@ def load_snapshots(plans: Iterable[PlanOfCare], *, signed_only: bool = False
                 post = recorded.get((*key, "post"))
                 series.setdefault(key, []).append(Point(note.visit_date, pre, post))
         dates = [n.visit_date for n in plan_notes]
+        until = reported_until.get(plan.id)
         snapshots[plan.id] = PlanSnapshot(
             plan_id=plan.id, status=plan.status, start_date=plan.start_date,
             end_date=plan.end_date, maintenance=plan.maintenance_since is not None,
             goals={(g.measure, g.side): GoalSpec(g.target, g.target_date) for g in plan.goals},
             series=series, visit_dates=dates,
-            visits_since_report=len(plan_notes),
+            visits_since_report=sum(1 for d in dates if until is None or d > until),
             draft_notes=[(n.id, n.created_at) for n in plan_notes if n.status == "draft"],
             last_visit_date=dates[-1] if dates else None,
         )
