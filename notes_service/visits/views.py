@@ -116,9 +116,12 @@ def _copy_source(user, form: FormState) -> VisitNote | None:
 
 
 def _test_indexes(form: FormState) -> list[int]:
+    """Rows to show: the filled ones (keeping their numbers, which errors refer to), then blanks."""
     present = nf.test_rows(form)
+    filled = [n for n in present if nf.row_is_filled(form, n)]
     start = (max(present) + 1) if present else 0
-    return present + list(range(start, start + nf.BLANK_TEST_ROWS))
+    blanks = 1 if filled else nf.BLANK_TEST_ROWS
+    return filled + list(range(start, start + blanks))
 
 
 def _render_form(user, plan, patient, form: FormState, *, note=None, status: int = 200,
@@ -224,12 +227,16 @@ def edit(visit_id: int):
     """Edit a draft; signed notes are read-only (add an addendum instead)."""
     user = actor()
     note = get_visit(user, visit_id, *NOTE_LOADS)
+    require_clinical_write(user, note.patient_id)
+    plan, patient = _plan_and_patient(user, note.plan_id)
     if note.is_signed:
+        if request.method == "POST":  # refused, but what was typed stays on screen
+            form = FormState.from_request()
+            form.error("_form", "A signed note never changes: add an addendum instead.")
+            return _render_form(user, plan, patient, form, note=note, status=409)
         flash("This note is signed and can no longer be changed. Add an addendum instead.",
               "warning")
         return redirect(url_for("visits.detail", visit_id=note.id, _anchor="addendum"))
-    require_clinical_write(user, note.patient_id)
-    plan, patient = _plan_and_patient(user, note.plan_id)
     if request.method == "GET":
         record(user, "read", "visit", patient_id=note.patient_id, object_id=note.id)
         restored = pending.take("visits.edit", {"visit_id": note.id}, user.id)

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 from flask import request
 from werkzeug.datastructures import MultiDict
 
-_INTEGER = re.compile(r"[+-]?\d+")
-_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 #: Longer inputs are not plain numbers a clinician types; leave them to the schema's message.
 _MAX_NUMBER_LENGTH = 20
 

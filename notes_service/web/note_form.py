@@ -49,7 +49,7 @@ MODEL_ATTRIBUTE = {name: attr for name, attr, *_ in SOAP} | {"home_programme": "
 FIELDS = ("visit_date", *TEXT_FIELDS, "interventions", "copied_from_id", "version")
 ST_PARTS = ("test", "side", "result", "angle", "phase")
 _CELL = re.compile(r"m-([a-z_]+)(?:-(left|right))?-(pre|post)")
-_ST = re.compile(r"st-(\d{1,2})-(test|side|result|angle|phase)")
+_ST = re.compile(r"st-([0-9]{1,2})-(test|side|result|angle|phase)")
 #: Blank special-test rows shown under the recorded ones.
 BLANK_TEST_ROWS = 2
 MAX_TEST_ROWS = 40
@@ -171,7 +171,8 @@ def test_rows(form: FormState) -> list[int]:
     return sorted(found)[:MAX_TEST_ROWS]
 
 
-def _test_filled(form: FormState, n: int) -> bool:
+def row_is_filled(form: FormState, n: int) -> bool:
+    """Whether special-test row ``n`` holds anything beyond its defaults."""
     return any(form.get(f"st-{n}-{part}").strip() for part in ("test", "result", "angle"))
 
 
@@ -199,7 +200,7 @@ def note_payload(form: FormState, rows: list[GridRow], *,
 
     tests = []
     for n in test_rows(form):
-        if not _test_filled(form, n):
+        if not row_is_filled(form, n):
             continue
         index = len(tests)
         locate[f"special_tests.{index}"] = f"st-{n}-test"
@@ -354,7 +355,7 @@ def _text(form: FormState, name: str) -> str:
 def _tests_summary(form: FormState) -> list[str]:
     lines = []
     for n in test_rows(form):
-        if not _test_filled(form, n):
+        if not row_is_filled(form, n):
             continue
         test = SPECIAL_TESTS.get(form.get(f"st-{n}-test"))
         parts = [test.label if test else form.get(f"st-{n}-test") or "(no test)"]
@@ -448,3 +449,38 @@ __all__ = ["FIELDS", "LEFS_ITEMS", "ODI_SECTIONS", "PSFS_SLOTS", "SOAP", "TEXT_F
            "GridRow", "MergeUnit", "apply_merge", "copied_marks", "grid_rows", "lefs_preview",
            "merge_units", "new_note_form", "note_form", "note_payload", "odi_preview",
            "parse_cell", "previous_values", "psfs_preview", "test_rows", "within_visit_change"]
+
+
+_QUESTIONNAIRE_ITEM = re.compile(r"(odi|lefs)-([0-9]{1,2})")
+_PSFS_PART = re.compile(r"psfs-([0-9])-(activity|score)")
+_GOAL_PART = re.compile(r"goal-(.+)-(target|term|date)")
+
+
+def field_label(name: str) -> str:
+    """A readable name of a form field, for the error summary at the top of a form."""
+    cell = parse_cell(name)
+    if cell:
+        code, side, phase = cell
+        label = MEASURES[code].short_label + (f", {side}" if side else "")
+        return f"{label} — {'pre' if phase == 'pre' else 'post'}"
+    match = _ST.fullmatch(name)
+    if match:
+        return f"Special test {int(match.group(1)) + 1} — {match.group(2)}"
+    match = _QUESTIONNAIRE_ITEM.fullmatch(name)
+    if match:
+        return f"{match.group(1).upper()} item {match.group(2)}"
+    match = _PSFS_PART.fullmatch(name)
+    if match:
+        return f"PSFS activity {match.group(1)} — {match.group(2)}"
+    match = _GOAL_PART.fullmatch(name)
+    if match:
+        code, _, side = match.group(1).partition("-")
+        entry = MEASURES.get(code)
+        label = (entry.short_label if entry else code) + (f", {side}" if side else "")
+        part = {"target": "goal target", "term": "term", "date": "target date"}[match.group(2)]
+        return f"{label} — {part}"
+    return {"grid": "Measurements", "odi": "ODI", "lefs": "LEFS", "psfs": "PSFS",
+            "track": "Tracked measures", "plan": "Plan", "home_programme": "Home programme",
+            "diagnosis_code": "ICD-10 code", "visits_per_week": "Visits per week",
+            "mrn": "MRN", "email": "E-mail", "text": "Addendum"}.get(
+        name, name.replace("_", " ").capitalize())

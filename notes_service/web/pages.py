@@ -150,6 +150,8 @@ def register_page_helpers(app: Flask) -> None:
     app.jinja_env.filters.update(
         day=format_day, moment=format_moment, iso_moment=iso_moment, humanise=humanise,
         relative_day=relative_day, initials=initials, choices=choices, side_label=side_label, measure_value=measure_value)
-    app.jinja_env.globals.update(measure_name=measure_name)
+    from notes_service.web.note_form import field_label
+
+    app.jinja_env.globals.update(measure_name=measure_name, field_label=field_label)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -138,6 +138,11 @@ def plan_payload(form: FormState, *, editing: bool) -> tuple[dict, dict[str, str
 
 def changed_fields(mine: FormState, stored: FormState) -> list[str]:
     """Labels of the fields where the user's form and the stored plan differ."""
+    mine = FormState(mine.values)
+    code = mine.get("diagnosis_code").strip().upper()
+    mine.set("diagnosis_code", code)
+    if not mine.get("diagnosis").strip() and code in ICD10_CODES:
+        mine.set("diagnosis", ICD10_CODES[code])
     names = sorted(set(mine.values) | set(stored.values))
     labels = []
     for name in names:

@@ -1,0 +1,59 @@
+"""Every page is well-formed and accessible in structure: balanced tags, unique ids, a label on
+every control, one h1 and headings in order, landmarks, and references that resolve."""
+
+from datetime import timedelta
+
+import pytest
+
+from web_support import (  # noqa: F401
+    chart,
+    director_web,
+    make_note,
+    page_problems,
+    pending_dir,
+    web,
+)
+
+
+def test_sign_in_page_is_valid(client):
+    assert page_problems(client.get("/login").get_data(as_text=True), signed_in=False) == []
+
+
+def test_error_page_is_valid(web):
+    response = web.get("/no-such-page")
+    assert response.status_code == 404
+    assert page_problems(response.get_data(as_text=True)) == []
+
+
+@pytest.mark.parametrize("path", [
+    "/", "/patients/", "/patients/new", "/patients/{patient}", "/patients/{patient}/edit",
+    "/patients/{patient}/plans/new", "/plans/{plan}", "/plans/{plan}/edit",
+    "/plans/{plan}/discharge", "/plans/{plan}/visits/new", "/visits/{draft}",
+    "/visits/{draft}/edit", "/visits/{draft}/sign", "/visits/{signed}",
+])
+def test_practitioner_pages_are_valid(web, app, practitioner, chart, path):
+    signed = make_note(app, practitioner, chart.plan_id, chart.start, sign=True,
+                       special_tests=[{"test": "slr_test", "side": "right",
+                                       "result": "positive", "angle": 40}],
+                       questionnaires=[{"instrument": "odi",
+                                        "items": [3, 2, 3, 2, 4, 2, 3, None, 2, 3]}])
+    draft = make_note(app, practitioner, chart.plan_id, chart.start + timedelta(days=3))
+    url = path.format(patient=chart.patient_id, plan=chart.plan_id, draft=draft, signed=signed)
+    response = web.get(url)
+    assert response.status_code == 200, url
+    assert page_problems(response.get_data(as_text=True)) == [], url
+
+
+def test_director_pages_are_valid(director_web, chart):
+    for url in ("/", f"/patients/{chart.patient_id}", f"/plans/{chart.plan_id}"):
+        response = director_web.get(url)
+        assert response.status_code == 200
+        assert page_problems(response.get_data(as_text=True)) == [], url
+
+
+def test_note_form_with_errors_is_valid(web, chart):
+    response = web.post(f"/plans/{chart.plan_id}/visits/new", data={
+        "visit_date": chart.start.isoformat(), "m-pain-pre": "11", "m-pain-post": "nan",
+        "st-0-test": "slr_test", "st-0-result": "positive", "odi-1": "9", "psfs-1-score": "4"})
+    assert response.status_code == 422
+    assert page_problems(response.get_data(as_text=True)) == []
