@@ -40,9 +40,11 @@ def require_clinical_write(user, patient_id: int) -> None:
     the refusal is a 403, not a 404.
     """
     if not user.is_clinician:
-        raise Forbidden("Only practitioners on the patient's care team may document care.")
+        raise Forbidden("Only practitioners on the patient's care team may document care.",
+                        kind="clinical", patient_id=patient_id)
     if not on_care_team(user, patient_id):
-        raise Forbidden("You are not on this patient's care team.")
+        raise Forbidden("You are not on this patient's care team.", kind="clinical",
+                        patient_id=patient_id)
 
 
 def get_patient(user, patient_id: int, *options) -> Patient:

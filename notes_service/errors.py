@@ -34,9 +34,16 @@ class NotFound(DomainError):
 
 
 class Forbidden(DomainError):
-    """The user may see the object but not do this to it."""
+    """The user may see the object but not do this to it (audited as a denied request)."""
 
     status = 403
+
+    def __init__(self, message: str, *, kind: str = "request", patient_id: int | None = None,
+                 object_id: int | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.patient_id = patient_id
+        self.object_id = object_id
 
 
 class Conflict(DomainError):
@@ -81,7 +88,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Forbidden)
     def forbidden(exc: Forbidden):
+        from notes_service.audit.services import record_denied
+
         db.session.rollback()
+        record_denied(getattr(g, "actor", None), exc.kind, exc.object_id, exc.patient_id,
+                      detail=exc.message)
+        db.session.commit()
         if wants_json():
             return jsonify(errors={"_request": [exc.message]}), 403
         return _error_page(403, "Not allowed", exc.message)

@@ -10,7 +10,7 @@ import math
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
-from notes_service.catalog import SIDES
+from notes_service.catalog import INTERVENTIONS, SIDES
 
 
 class StrictFloat(fields.Float):
@@ -61,6 +61,18 @@ def id_field(**kwargs) -> StrictInteger:
 def text(max_length: int = 20_000, **kwargs) -> fields.String:
     """A free-text field of bounded length."""
     return fields.String(validate=validate.Length(max=max_length), **kwargs)
+
+
+def _no_repeats(values: list) -> None:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValidationError(f"Listed more than once: {', '.join(repeated)}.")
+
+
+def intervention_list(**kwargs) -> fields.List:
+    """Coded interventions from the catalog, each at most once."""
+    return fields.List(fields.String(validate=validate.OneOf(tuple(INTERVENTIONS))),
+                       validate=[validate.Length(max=len(INTERVENTIONS)), _no_repeats], **kwargs)
 
 
 def side_field(**kwargs) -> fields.String:

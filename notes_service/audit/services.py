@@ -40,9 +40,12 @@ def record_many(actor, action: str, kind: str, patient_ids: list[int]) -> None:
     db.session.execute(insert(AuditEvent), [{**common, "patient_id": pid} for pid in patient_ids])
 
 
-def record_denied(actor, kind: str, object_id: int | None, patient_id: int | None) -> None:
-    """Record a request for an object the user may not see (or that does not exist)."""
+def record_denied(actor, kind: str, object_id: int | None, patient_id: int | None,
+                  detail: str | None = None) -> None:
+    """Record a refused request: an object the user may not see (or that does not exist), or
+    an action the user may not take."""
     action = "read"
     if has_request_context() and request.method not in ("GET", "HEAD"):
         action = "write"
-    record(actor, action, kind, patient_id=patient_id, object_id=object_id, outcome="denied")
+    record(actor, action, kind, patient_id=patient_id, object_id=object_id, outcome="denied",
+           detail=detail)

@@ -11,7 +11,6 @@ from notes_service.catalog import (
     BODY_REGIONS,
     DISCHARGE_REASONS,
     ICD10_CODES,
-    INTERVENTIONS,
     MEASURES,
     PLAN_SIDES,
     PLAN_STATUSES,
@@ -22,6 +21,7 @@ from notes_service.validation import (
     StrictFloat,
     StrictInteger,
     id_field,
+    intervention_list,
     side_field,
     text,
 )
@@ -113,9 +113,7 @@ class PlanInputSchema(InputSchema):
                               validate=validate.Length(min=1, max=200))
     body_region = fields.String(validate=validate.OneOf(BODY_REGIONS), allow_none=True)
     side = fields.String(validate=validate.OneOf(PLAN_SIDES), allow_none=True)
-    planned_interventions = fields.List(
-        fields.String(validate=validate.OneOf(tuple(INTERVENTIONS))),
-        validate=validate.Length(max=len(INTERVENTIONS)))
+    planned_interventions = intervention_list()
     tracked_measures = fields.List(fields.Nested(TrackedMeasureSchema),
                                    validate=validate.Length(max=40))
     goals = fields.List(fields.Nested(GoalInputSchema), validate=validate.Length(max=20))

@@ -6,7 +6,6 @@ from marshmallow import ValidationError, fields, validate, validates, validates_
 
 from notes_service.auth.schemas import UserSummarySchema
 from notes_service.catalog import (
-    INTERVENTIONS,
     PHASES,
     QUESTIONNAIRES,
     SPECIAL_TESTS,
@@ -19,6 +18,7 @@ from notes_service.validation import (
     StrictFloat,
     StrictInteger,
     id_field,
+    intervention_list,
     side_field,
     text,
 )
@@ -116,8 +116,7 @@ class VisitInputSchema(InputSchema):
     objective = text(NOTE_TEXT)
     assessment = text(NOTE_TEXT)
     plan = text(NOTE_TEXT, attribute="plan_text")
-    interventions = fields.List(fields.String(validate=validate.OneOf(tuple(INTERVENTIONS))),
-                                validate=validate.Length(max=len(INTERVENTIONS)))
+    interventions = intervention_list()
     home_programme = text(NOTE_TEXT)
     measurements = fields.List(fields.Nested(MeasurementInputSchema),
                                validate=validate.Length(max=200))

@@ -183,3 +183,15 @@ def test_no_route_changes_or_deletes_audit_rows(app):
     deletes = {r.endpoint for r in app.url_map.iter_rules() if "DELETE" in r.methods
                and r.rule.startswith("/api/")}
     assert deletes == {"api.remove_care_team_member"}
+
+
+def test_a_refused_write_is_recorded_as_denied(app, clinic, chart, as_account, director,
+                                               audit_log):
+    patient, plan = chart
+    audit_log.mark()
+    response = as_account(director).post(f"/api/v1/plans/{plan['id']}/visits",
+                                         json={"visit_date": iso_day(1)})
+    assert response.status_code == 403
+    [row] = audit_log.new()
+    assert brief([row]) == [("write", "clinical", patient["id"], None, "denied")]
+    assert row["user_id"] == director.id and "document" in row["detail"]

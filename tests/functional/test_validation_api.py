@@ -294,3 +294,14 @@ def test_ids_too_large_in_bodies_are_422(api, clinic, plan):
         assert "user_id" in errors_of(response)
     response = api.patch(f"/api/v1/plans/{plan['id']}", json={"practitioner_id": 2**63})
     assert "practitioner_id" in errors_of(response)
+
+
+def test_an_intervention_listed_twice_is_refused(api, clinic):
+    patient = clinic.patient()
+    response = api.post(f"/api/v1/patients/{patient['id']}/plans", json={
+        "start_date": iso_day(0), "weeks": 6, "visits_per_week": 2,
+        "diagnosis_code": "M54.41", "tracked_measures": [{"measure": "pain"}],
+        "planned_interventions": ["art", "education", "art"]})
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["planned_interventions"] == [
+        "Listed more than once: art."]
