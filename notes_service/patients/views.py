@@ -18,7 +18,13 @@ from notes_service.patients.services import (
 from notes_service.plans.services import list_plans
 from notes_service.web.forms import FormState, map_errors
 from notes_service.web.pages import actor, render_page, require_staff
-from notes_service.web.queries import clinic_rows, first_values, latest_values, patient_notes, plan_week
+from notes_service.web.queries import (
+    clinic_rows,
+    first_values,
+    latest_values,
+    patient_notes,
+    plan_week,
+)
 from notes_service.web.views import open_flags
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")

@@ -16,11 +16,17 @@ from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from notes_service.access import get_patient, get_plan, get_visit, require_clinical_write
-from notes_service.access import visible_notes
+from notes_service.access import (
+    get_patient,
+    get_plan,
+    get_visit,
+    on_care_team,
+    require_clinical_write,
+    visible_notes,
+)
 from notes_service.audit.services import record
 from notes_service.auth.views import IDLE_USER_KEY
-from notes_service.catalog import INTERVENTIONS, MEASURES, ODI_SECTIONS, SIDES, SPECIAL_TESTS
+from notes_service.catalog import INTERVENTIONS, ODI_SECTIONS, SIDES, SPECIAL_TESTS
 from notes_service.clock import clinic_today
 from notes_service.errors import Conflict
 from notes_service.extensions import db
@@ -206,7 +212,7 @@ def _detail_page(user, visit_id: int, addendum_form: FormState, status: int = 20
     plan, patient = _plan_and_patient(user, note.plan_id)
     form = nf.note_form(note)
     rows = nf.grid_rows(plan, note)
-    can_write = user.is_clinician and _on_team(user, note.patient_id)
+    can_write = user.is_clinician and on_care_team(user, note.patient_id)
     return render_page(
         "visits/detail.html", status, note=note, plan=plan, patient=patient, form=form,
         rows=[r for r in rows if form.get(r.field("pre")) or form.get(r.field("post"))],
@@ -214,12 +220,6 @@ def _detail_page(user, visit_id: int, addendum_form: FormState, status: int = 20
         can_write=can_write, addendum_form=addendum_form, interventions=INTERVENTIONS,
         special_tests=SPECIAL_TESTS, odi_sections=ODI_SECTIONS, lefs_items=LEFS_ITEMS,
         missing=missing_for_signature(note) if not note.is_signed else {})
-
-
-def _on_team(user, patient_id: int) -> bool:
-    from notes_service.access import on_care_team
-
-    return on_care_team(user, patient_id)
 
 
 @bp.route("/visits/<int:visit_id>/edit", methods=["GET", "POST"])
@@ -389,5 +389,3 @@ def addendum(visit_id: int):
     flash("Addendum added.", "success")
     return redirect(url_for("visits.detail", visit_id=visit_id, _anchor="addenda"))
 
-
-__all__ = ["bp", "MEASURES"]

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from notes_service.catalog import (
     INTERVENTIONS,
     MEASURES,
-    ODI_SECTIONS,
     PHASES,
     QUESTIONNAIRES,
     SPECIAL_TESTS,
@@ -31,7 +30,7 @@ from notes_service.web.forms import (
     parse_integer,
     parse_number,
 )
-from notes_service.web.questionnaires import LEFS_ITEMS, PSFS_SLOTS
+from notes_service.web.questionnaires import PSFS_SLOTS
 
 #: SOAP sections: (form and schema name, model attribute, label, prompt).
 SOAP = (
@@ -444,11 +443,6 @@ def apply_merge(mine: FormState, stored: FormState, units: list[MergeUnit],
     merged.set("version", stored.get("version"))
     return merged
 
-
-__all__ = ["FIELDS", "LEFS_ITEMS", "ODI_SECTIONS", "PSFS_SLOTS", "SOAP", "TEXT_FIELDS",
-           "GridRow", "MergeUnit", "apply_merge", "copied_marks", "grid_rows", "lefs_preview",
-           "merge_units", "new_note_form", "note_form", "note_payload", "odi_preview",
-           "parse_cell", "previous_values", "psfs_preview", "test_rows", "within_visit_change"]
 
 
 _QUESTIONNAIRE_ITEM = re.compile(r"(odi|lefs)-([0-9]{1,2})")

@@ -149,7 +149,8 @@ def register_page_helpers(app: Flask) -> None:
     app.context_processor(layout_context)
     app.jinja_env.filters.update(
         day=format_day, moment=format_moment, iso_moment=iso_moment, humanise=humanise,
-        relative_day=relative_day, initials=initials, choices=choices, side_label=side_label, measure_value=measure_value)
+        relative_day=relative_day, initials=initials, choices=choices, side_label=side_label,
+        measure_value=measure_value)
     from notes_service.web.note_form import field_label
 
     app.jinja_env.globals.update(measure_name=measure_name, field_label=field_label)

@@ -18,7 +18,7 @@ from notes_service.clock import clinic_today
 from notes_service.extensions import db
 from notes_service.patients.models import Patient, care_team
 from notes_service.plans.models import PlanOfCare
-from notes_service.visits.models import Measurement, VisitNote
+from notes_service.visits.models import VisitNote
 
 OPEN_STATUSES = ("active", "on_hold")
 
@@ -190,10 +190,3 @@ def first_values(notes: list[VisitNote]) -> dict[tuple[int, str, str | None], tu
                 first.setdefault((note.plan_id, m.measure, m.side), (m.value, note.visit_date))
     return first
 
-
-def plan_measurements(plan_id: int) -> list[Measurement]:
-    """Every measurement of a plan (its flow sheet), oldest visit first."""
-    return list(db.session.execute(
-        select(Measurement).join(VisitNote, VisitNote.id == Measurement.visit_id)
-        .where(Measurement.plan_id == plan_id)
-        .order_by(VisitNote.visit_date, VisitNote.id)).scalars())

@@ -57,3 +57,33 @@ def test_note_form_with_errors_is_valid(web, chart):
         "st-0-test": "slr_test", "st-0-result": "positive", "odi-1": "9", "psfs-1-score": "4"})
     assert response.status_code == 422
     assert page_problems(response.get_data(as_text=True)) == []
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("text, background", [
+    ("ink", "bg"), ("ink-2", "surface-2"), ("muted", "surface"), ("muted", "surface-2"),
+    ("muted", "bg"), ("brand", "surface"), ("brand", "brand-soft"), ("brand-dark", "brand-soft"),
+    ("ok", "ok-soft"), ("warn", "warn-soft"), ("info", "info-soft"), ("danger", "danger-soft"),
+    ("danger", "surface"), ("#ffffff", "brand"), ("#ffffff", "danger"), ("#ffffff", "nav"),
+])
+def test_text_colours_have_sufficient_contrast(text, background):
+    """WCAG AA: at least 4.5:1 for every text colour on the backgrounds it is used on."""
+    import re
+    from pathlib import Path
+
+    import notes_service
+
+    css = (Path(notes_service.__file__).parent / "static" / "app.css").read_text()
+    palette = dict(re.findall(r"--([a-z0-9-]+):\s*(#[0-9a-fA-F]{6})\s*;", css))
+    colour = palette.get(text, text)
+    assert contrast(colour, palette[background]) >= 4.5, (text, background)
