@@ -107,7 +107,7 @@ def caseload(actor: User) -> Caseload:
     plans = list(db.session.execute(
         select(PlanOfCare).where(PlanOfCare.patient_id.in_(list(by_id)),
                                  PlanOfCare.status.in_(OPEN_STATUSES))
-        .options(joinedload(PlanOfCare.practitioner))
+        .options(joinedload(PlanOfCare.practitioner), selectinload(PlanOfCare.goals))
         .order_by(PlanOfCare.start_date.desc())).scalars()) if by_id else []
     stats = plan_stats([p.id for p in plans])
     result = Caseload()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
+from notes_service.audit.services import record_many
 from notes_service.patients.services import list_patients, read_patient
 from notes_service.plans.services import list_plans
 from notes_service.web import bp
@@ -20,9 +21,25 @@ SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
 def open_flags(plans) -> dict:
-    """Open progress flags per plan id, most severe first."""
+    """Open progress flags per plan id, most severe first.
+
+    ``plans`` must have their goals loaded. The flags come from the progress engine
+    (:func:`notes_service.progress.services.caseload_progress`) unless a provider is registered
+    under :data:`FLAG_PROVIDER`.
+    """
+    plans = [p for p in plans if p.status in ("active", "on_hold")]
+    if not plans:
+        return {}
     provider = current_app.extensions.get(FLAG_PROVIDER)
-    flags = provider(plans) if provider else {}
+    if provider is not None:
+        flags = provider(plans)
+    else:
+        from notes_service.progress.services import caseload_progress
+
+        user = actor()
+        flags = {plan_id: progress.flags
+                 for plan_id, progress in caseload_progress(user, plans).items()}
+        record_many(user, "read", "progress", sorted({p.patient_id for p in plans}))
     return {plan_id: sorted(items, key=lambda f: SEVERITY_ORDER.get(f.severity, 9))
             for plan_id, items in flags.items() if items}
 

@@ -56,11 +56,21 @@ def test_practitioner_lands_on_the_caseload(web, chart, app, practitioner, audit
     assert "<h1>Caseload</h1>" in html
     assert "Silva, Ana" in html and "M54.41" in html
     assert "1 / 16" in html  # visits documented vs planned
+    # the progress engine's flags: the only visit was 20 days ago
+    assert "No recent visit" in html and "No open flags" not in html
+    assert "Drafts to sign" in html and "/visits/" in html
+    rows = [{k: r[k] for k in ("kind", "action", "patient_id")} for r in audit_log.new()]
+    assert {"kind": "patient", "action": "list", "patient_id": chart.patient_id} in rows
+    assert {"kind": "progress", "action": "read", "patient_id": chart.patient_id} in rows
+
+
+def test_caseload_shows_an_empty_flag_state(web, app, practitioner):
+    from datetime import date
+
+    chart = make_chart(app, practitioner, days_ago=1)
+    make_note(app, practitioner, chart.plan_id, date.today(), sign=True)
+    html = web.get("/").get_data(as_text=True)
     assert "No open flags" in html
-    assert "Drafts to sign" in html and f"/visits/" in html
-    rows = audit_log.new()
-    assert {"kind": "patient", "action": "list", "patient_id": chart.patient_id} in [
-        {k: r[k] for k in ("kind", "action", "patient_id")} for r in rows]
 
 
 def test_caseload_shows_the_next_expected_visit_and_overdue(web, app, practitioner):
