@@ -5,7 +5,9 @@
 Builds the demo clinic in a throw-away SQLite database, writes a progress report (the
 "ending soon" patient, 14 visits) and a discharge summary (the discharged patient) through the
 same service the API uses, and renders every page to PNG with ``pdftoppm`` (poppler-utils)
-when it is installed. Dates follow the demo clinic, which is laid out relative to today.
+when it is installed. Also writes the FHIR R4 bundle and the measurement CSV of the
+"improving" patient (whose second note has an addendum and whose last note is a draft).
+Dates follow the demo clinic, which is laid out relative to today.
 """
 
 from __future__ import annotations
@@ -67,6 +69,37 @@ def main() -> None:
                     select(type(report).pdf).where(type(report).id == report.id)).scalar_one())
                 print(f"wrote {target.relative_to(HERE.parent.parent)}")
                 _pages(target)
+            _exports(db)
+
+
+def _exports(db) -> None:
+    """The FHIR bundle and the measurement CSV of one demo patient, as their clinician."""
+    import json
+
+    from sqlalchemy import select
+
+    from notes_service.auth.models import User
+    from notes_service.db_types import utcnow
+    from notes_service.interop import fhir
+    from notes_service.interop.services import fhir_base_url, load_record, measurements_csv
+    from notes_service.patients.models import Patient
+    from notes_service.plans.models import PlanOfCare
+
+    patient = db.session.execute(
+        select(Patient).where(Patient.family_name == "Gonzalez")).scalar_one()
+    plan = db.session.execute(
+        select(PlanOfCare).where(PlanOfCare.patient_id == patient.id)).scalar_one()
+    clinician = db.session.get(User, plan.practitioner_id)
+    bundle = fhir.build_bundle(load_record(clinician, patient.id), base_url=fhir_base_url(),
+                               timestamp=utcnow())
+    target = HERE / "fhir-bundle.json"
+    target.write_text(json.dumps(bundle, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {target.relative_to(HERE.parent.parent)}")
+    text, _ = measurements_csv(clinician, patient.id)
+    target = HERE / "measurements.csv"
+    target.write_bytes(text.encode())
+    print(f"wrote {target.relative_to(HERE.parent.parent)}")
+    db.session.rollback()
 
 
 ASSESSMENT = {
