@@ -26,8 +26,9 @@ def register_web(app: Flask) -> None:
     from notes_service.web.pages import register_page_helpers
 
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to continue."
-    login_manager.login_message_category = "info"
+    # No generic "please sign in" flash: the sign-in page says it, and an expired session has
+    # its own, more useful, message (signed out for inactivity, note kept).
+    login_manager.login_message = None
     for blueprint in (auth_views.bp, bp, patient_views.bp, plan_views.bp, visit_views.bp):
         app.register_blueprint(blueprint)
     register_page_helpers(app)

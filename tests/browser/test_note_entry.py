@@ -233,14 +233,18 @@ def test_note_typed_into_an_expired_session_is_restored_after_sign_in(page, live
     expect(page.get_by_text(re.compile(r"Draft saved at"))).to_be_visible()
 
 
-def test_caseload_and_patient_page_at_tablet_width(page, live_server):
-    seed_chart(live_server, live_server.colleague, "Tablet", signed_note=True)
+def test_every_page_fits_a_tablet_screen(page, live_server):
+    chart = seed_chart(live_server, live_server.colleague, "Tablet", signed_note=True)
     page.set_viewport_size(TABLET)
     sign_in(page, live_server, live_server.colleague)
     expect(page.get_by_role("heading", level=1)).to_have_text("Caseload")
     expect(page.get_by_text("No open flags")).to_be_visible()
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= TABLET["width"], "the caseload overflows a tablet screen"
     page.get_by_role("link", name="Tablet, Lena").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Lena Tablet")
-    assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
+    for path in ("/", f"/patients/{chart['patient']}", f"/plans/{chart['plan']}",
+                 f"/patients/{chart['patient']}/plans/new", f"/plans/{chart['plan']}/edit",
+                 f"/plans/{chart['plan']}/visits/new", f"/visits/{chart['note']}",
+                 f"/plans/{chart['plan']}/discharge", "/patients/new"):
+        page.goto(live_server.url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= TABLET["width"], f"{path} is {width}px wide on a tablet"
