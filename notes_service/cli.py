@@ -75,3 +75,7 @@ def register_commands(app: Flask) -> None:
         click.echo(f"Demo logins (password for each: {DEMO_PASSWORD}):")
         for role, email, name in logins:
             click.echo(f"  {role:<13} {email:<28} {name}")
+
+    from notes_service.outcomes.cli import register_outcome_commands
+
+    register_outcome_commands(app)

@@ -2,6 +2,13 @@
 
 from notes_service.audit.models import AuditEvent
 from notes_service.auth.models import ApiToken, User
+from notes_service.outcomes.models import (  # noqa: F401  (tables for Alembic)
+    FlagAcknowledgement,
+    MeasureOutcome,
+    PlanFlag,
+    PlanIntervention,
+    PlanOutcome,
+)
 from notes_service.patients.models import Patient, care_team
 from notes_service.plans.models import Goal, PlanOfCare
 from notes_service.reports.models import ProgressReport  # noqa: F401

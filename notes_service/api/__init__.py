@@ -225,6 +225,7 @@ def register_api(app: Flask) -> None:
     """Import the feature API modules (which declare routes on ``bp``) and register them."""
     from notes_service.auth import api as _auth_api  # noqa: F401
     from notes_service.interop import api as _interop_api  # noqa: F401
+    from notes_service.outcomes import api as _outcomes_api  # noqa: F401
     from notes_service.patients import api as _patients_api  # noqa: F401
     from notes_service.plans import api as _plans_api  # noqa: F401
     from notes_service.progress import api as _progress_api  # noqa: F401

@@ -13,6 +13,7 @@ from notes_service.catalog import lefs_score, odi_score, psfs_score
 from notes_service.db_types import utcnow
 from notes_service.errors import Conflict, Forbidden
 from notes_service.extensions import db
+from notes_service.outcomes.summary import refresh_plan_summary
 from notes_service.plans.models import PlanOfCare
 from notes_service.plans.services import ensure_version
 from notes_service.visits.models import (
@@ -116,6 +117,7 @@ def record_visit_note(actor: User, plan_id: int, data: dict) -> VisitNote:
     _apply_clinical_data(note, data)
     db.session.add(note)
     db.session.flush()
+    refresh_plan_summary(note.plan_id)
     record(actor, "create", "visit", patient_id=plan.patient_id, object_id=note.id)
     return load_note(note.id)
 
@@ -166,6 +168,7 @@ def update_visit_note(actor: User, visit_id: int, data: dict, dump) -> VisitNote
     _apply_clinical_data(note, data)
     note.updated_at = utcnow()  # the row itself must change so its version moves on
     db.session.flush()
+    refresh_plan_summary(note.plan_id)
     record(actor, "update", "visit", patient_id=note.patient_id, object_id=note.id)
     return load_note(note.id)
 
@@ -197,6 +200,7 @@ def sign_note(actor: User, visit_id: int, version: int | None, dump) -> VisitNot
     note.signed_by_id = actor.id
     note.signed_at = utcnow()
     db.session.flush()
+    refresh_plan_summary(note.plan_id)
     record(actor, "sign", "visit", patient_id=note.patient_id, object_id=note.id)
     return load_note(note.id)
 
