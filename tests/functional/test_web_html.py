@@ -41,7 +41,9 @@ def test_practitioner_pages_are_valid(web, app, practitioner, chart, path):
     url = path.format(patient=chart.patient_id, plan=chart.plan_id, draft=draft, signed=signed)
     response = web.get(url)
     assert response.status_code == 200, url
-    assert page_problems(response.get_data(as_text=True)) == [], url
+    html = response.get_data(as_text=True)
+    assert page_problems(html) == [], url
+    assert html.count('method="post"') == html.count('name="csrf_token"'), "form without CSRF"
 
 
 def test_director_pages_are_valid(director_web, chart):
@@ -87,3 +89,14 @@ def test_text_colours_have_sufficient_contrast(text, background):
     palette = dict(re.findall(r"--([a-z0-9-]+):\s*(#[0-9a-fA-F]{6})\s*;", css))
     colour = palette.get(text, text)
     assert contrast(colour, palette[background]) >= 4.5, (text, background)
+
+
+def test_merge_page_is_valid(web, app, practitioner, chart):
+    note = make_note(app, practitioner, chart.plan_id, chart.start)
+    form = {"visit_date": chart.start.isoformat(), "subjective": "A", "version": "1"}
+    assert web.post(f"/visits/{note}/edit", data=form).status_code == 302
+    response = web.post(f"/visits/{note}/edit", data={**form, "subjective": "B"})
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert page_problems(html) == []
+    assert html.count('method="post"') == html.count('name="csrf_token"')
