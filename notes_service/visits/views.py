@@ -9,6 +9,7 @@ the fields; a stale edit opens a merge page; a note posted after the session exp
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
@@ -94,10 +95,22 @@ def keep_note_of_expired_session():
     return require_staff()
 
 
+def _posted_from_this_site() -> bool:
+    """Whether the browser says the form was posted from one of our pages.
+
+    A form that failed the CSRF check is only kept when it did not come from another site, so
+    no other site can plant text in a clinician's note form.
+    """
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if not source or source == "null":
+        return not source  # no header at all: an older or privacy-strict browser
+    return urlsplit(source).netloc == request.host
+
+
 @bp.errorhandler(CSRFError)
 def expired_form(exc: CSRFError):
     """A note form whose CSRF token no longer matches (new session) is kept, not refused."""
-    if request.endpoint not in NOTE_FORMS:
+    if request.endpoint not in NOTE_FORMS or not _posted_from_this_site():
         return render_template("errors/error.html", status=400, title="Form expired",
                                message=exc.description), 400
     if not current_user.is_authenticated:

@@ -80,3 +80,16 @@ def test_note_posted_after_the_session_was_lost_is_restored_after_sign_in(
     assert sign_in_with_token(fresh, practitioner.email).status_code == 302
     page = fresh.get(f"/visits/{note_id}/edit").get_data(as_text=True)
     assert "Typed before the cookie expired." in page and "Restored the note" in page
+
+
+def test_a_note_form_posted_from_another_site_is_refused_not_kept(browser, app, practitioner,
+                                                                   pending_dir):
+    sign_in_with_token(browser, practitioner.email)
+    chart = make_chart(app, practitioner)
+    response = browser.post(f"/plans/{chart.plan_id}/visits/new", data={
+        "visit_date": chart.start.isoformat(), "subjective": "Planted by another site."},
+        headers={"Origin": "https://evil.example"})
+    assert response.status_code == 400
+    assert list(pending_dir.glob("*.json")) == []
+    page = browser.get(f"/plans/{chart.plan_id}/visits/new").get_data(as_text=True)
+    assert "Planted by another site." not in page
