@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from marshmallow import ValidationError
 
@@ -108,3 +108,15 @@ def logout():
     session.clear()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/session/ping")
+def ping():
+    """Typing in a note counts as activity: the note form pings while the clinician types.
+
+    Answers 401 once the session has expired, so the page can say the note will be kept.
+    """
+    if not current_user.is_authenticated:
+        return jsonify(signed_in=False), 401
+    return jsonify(signed_in=True,
+                   idle_minutes=current_app.config["SESSION_IDLE_MINUTES"])

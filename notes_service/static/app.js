@@ -171,6 +171,29 @@
     });
   }
 
+  /* Typing is activity: ping the server at most once a minute while the clinician types, so a
+     long note does not hit the inactivity sign-out; say so if the session has already expired. */
+  function initKeepAlive() {
+    var form = document.querySelector("[data-keep-alive]");
+    if (!form || !window.fetch) { return; }
+    var url = form.getAttribute("data-keep-alive");
+    var token = form.querySelector('input[name="csrf_token"]');
+    var last = Date.now();
+    form.addEventListener("input", function () {
+      if (Date.now() - last < 60000) { return; }
+      last = Date.now();
+      window.fetch(url, {
+        method: "POST", credentials: "same-origin",
+        headers: {"X-CSRFToken": token ? token.value : "", "Accept": "application/json"}
+      }).then(function (response) {
+        if (response.status === 401 || response.status === 400) {
+          var notice = document.querySelector("[data-session-expired]");
+          if (notice) { notice.hidden = false; }
+        }
+      }).catch(function () { /* offline: the save will tell */ });
+    });
+  }
+
   /* Move focus to the error summary after a failed save, so keyboard users land on it. */
   function focusErrors() {
     var summary = document.getElementById("form-errors");
@@ -212,6 +235,7 @@
     initShortcuts();
     initUnsavedWarning();
     initUserMenu();
+    initKeepAlive();
     focusErrors();
   });
 }());

@@ -93,3 +93,10 @@ def test_a_note_form_posted_from_another_site_is_refused_not_kept(browser, app, 
     assert list(pending_dir.glob("*.json")) == []
     page = browser.get(f"/plans/{chart.plan_id}/visits/new").get_data(as_text=True)
     assert "Planted by another site." not in page
+
+
+def test_session_ping_needs_the_token_in_its_header(browser, practitioner):
+    sign_in_with_token(browser, practitioner.email)
+    assert browser.post("/session/ping").status_code == 400
+    token = csrf_token(browser.get("/patients/new").get_data(as_text=True))
+    assert browser.post("/session/ping", headers={"X-CSRFToken": token}).status_code == 200

@@ -122,3 +122,14 @@ def test_merge_form_posted_after_timeout_restores_my_version(web, app, practitio
     sign_in(web, practitioner.email)
     page = web.get(f"/visits/{note_id}/edit").get_data(as_text=True)
     assert "Restored the note" in page and TYPED in page
+
+
+def test_typing_keeps_the_session_alive_until_it_has_expired(web, app):
+    with web.session_transaction() as session:
+        session["last_seen"] = int(time.time()) - 600  # 10 idle minutes: still signed in
+    assert web.post("/session/ping").get_json() == {"signed_in": True, "idle_minutes": 15}
+    with web.session_transaction() as session:
+        assert session["last_seen"] >= int(time.time()) - 5
+    expire(web, app)
+    response = web.post("/session/ping")
+    assert response.status_code == 401 and response.get_json() == {"signed_in": False}
