@@ -9,6 +9,7 @@ settings (``PROGRESS_SETTINGS``); the wording of each item is the progress engin
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Date,
     Integer,
     String,
+    bindparam,
     case,
     cast,
     exists,
@@ -63,8 +65,19 @@ class WorklistQuery:
     offset: int = 0
 
 
-def _scope(actor: User, query: WorklistQuery):
-    """Who the worklist is about: conditions on plans (owner) and on drafts (author)."""
+@dataclass(frozen=True)
+class _Viewer:
+    """Stands in for the user in ``patient_scope`` when statements are built once for every
+    practitioner: the id is a bound parameter."""
+
+    role: str
+    id: object
+    patient_id: None = None
+
+
+def _scope(actor: User, query: WorklistQuery) -> tuple[int | None, tuple[bool, bool], dict]:
+    """Who the worklist is about: the owner (None: the whole clinic), the statements' shape
+    (whether care-team scoped, whether one owner) and their scope parameters."""
     if actor.role == "patient":
         raise Forbidden("The worklist is for clinic staff.")
     if actor.role == "director":
@@ -73,12 +86,22 @@ def _scope(actor: User, query: WorklistQuery):
         if query.practitioner_id not in (None, actor.id):
             raise Forbidden("Practitioners see the worklist of their own caseload.")
         owner = actor.id
-    plans = [patient_scope(actor, PlanOutcome.patient_id)]
-    notes = [patient_scope(actor, VisitNote.patient_id)]
+    caseload = actor.role != "director"
+    params = {"viewer": actor.id} if caseload else {}
     if owner is not None:
-        plans.append(PlanOutcome.practitioner_id == owner)
-        notes.append(VisitNote.author_id == owner)
-    return owner, plans, notes
+        params["owner"] = owner
+    return owner, (caseload, owner is not None), params
+
+
+def _scope_conditions(caseload: bool, by_owner: bool) -> tuple[list, list]:
+    """Conditions on plans (owner) and drafts (author) for a statement shape."""
+    viewer = _Viewer("practitioner" if caseload else "director", bindparam("viewer"))
+    plans = [patient_scope(viewer, PlanOutcome.patient_id)]
+    notes = [patient_scope(viewer, VisitNote.patient_id)]
+    if by_owner:
+        plans.append(PlanOutcome.practitioner_id == bindparam("owner"))
+        notes.append(VisitNote.author_id == bindparam("owner"))
+    return plans, notes
 
 
 def _row(kind, plan_id, patient_id, practitioner_id, day, *, note_id=None, since=None,
@@ -101,9 +124,11 @@ def _row(kind, plan_id, patient_id, practitioner_id, day, *, note_id=None, since
             column(amount, Integer).label("amount")]
 
 
-def worklist_union(plan_scope: list, note_scope: list, *, today, now):
-    """The ``UNION ALL`` of every open item in scope (one row per item)."""
-    settings = resolve_settings(current_app.config["PROGRESS_SETTINGS"])
+def worklist_union(plan_scope: list, note_scope: list, settings):
+    """The ``UNION ALL`` of every open item in scope (one row per item).
+
+    Dates are bound parameters (see :func:`_clock_params`); the rule's counts are literals.
+    """
     po, vn = PlanOutcome, VisitNote
     active = [po.status == "active", *plan_scope]
     # The progress engine's count (progress.services.load_snapshots): visits after the period
@@ -123,11 +148,12 @@ def worklist_union(plan_scope: list, note_scope: list, *, today, now):
     last_seen = func.coalesce(po.last_visit_date, po.start_date)
     acknowledged = exists().where(FlagAcknowledgement.plan_id == PlanFlag.plan_id,
                                   FlagAcknowledgement.fingerprint == PlanFlag.fingerprint)
+    today = bindparam("today", type_=Date)
     parts = [
         select(*_row("unsigned_note", vn.plan_id, vn.patient_id, vn.author_id, vn.visit_date,
                      note_id=vn.id, since=vn.created_at))
         .where(vn.status == "draft",
-               vn.created_at < now - timedelta(hours=settings.unsigned_after_hours),
+               vn.created_at < bindparam("unsigned_before", type_=vn.created_at.type),
                *note_scope),
         select(due).where(due.c.amount >= settings.report_every_visits),
         select(*_row("plan_expired", po.plan_id, po.patient_id, po.practitioner_id,
@@ -135,10 +161,10 @@ def worklist_union(plan_scope: list, note_scope: list, *, today, now):
         .where(*active, po.end_date < today),
         select(*_row("plan_ending", po.plan_id, po.patient_id, po.practitioner_id, po.end_date))
         .where(*active, po.end_date >= today,
-               po.end_date <= today + timedelta(days=settings.ending_within_days)),
+               po.end_date <= bindparam("ending_by", type_=Date)),
         select(*_row("no_recent_visit", po.plan_id, po.patient_id, po.practitioner_id,
                      last_seen))
-        .where(*active, last_seen < today - timedelta(days=settings.no_visit_days)),
+        .where(*active, last_seen < bindparam("idle_since", type_=Date)),
         select(*_row(PlanFlag.code, po.plan_id, po.patient_id, po.practitioner_id,
                      po.last_visit_date, flag_id=PlanFlag.id, measure=PlanFlag.measure,
                      side=PlanFlag.side, fingerprint=PlanFlag.fingerprint))
@@ -148,21 +174,40 @@ def worklist_union(plan_scope: list, note_scope: list, *, today, now):
     return union_all(*parts).subquery("items")
 
 
-def worklist_statements(plan_scope: list, note_scope: list, query: WorklistQuery, *, today,
-                        now):
-    """The two statements of a worklist: counts by type and practitioner, and one page."""
-    items = worklist_union(plan_scope, note_scope, today=today, now=now)
+def _clock_params(settings, today, now) -> dict:
+    """The dates the rule compares with, as bound parameters of the worklist statements."""
+    return {"today": today, "ending_by": today + timedelta(days=settings.ending_within_days),
+            "idle_since": today - timedelta(days=settings.no_visit_days),
+            "unsigned_before": now - timedelta(hours=settings.unsigned_after_hours)}
+
+
+def worklist_statements(actor: User, query: WorklistQuery, *, today, now):
+    """The worklist's two statements (counts by type and practitioner; one page of items),
+    their parameters, and the owner (None: the whole clinic)."""
+    settings = resolve_settings(current_app.config["PROGRESS_SETTINGS"])
+    owner, shape, params = _scope(actor, query)
+    statements = _statements(*shape, query.type is not None, settings)
+    params.update(_clock_params(settings, today, now), limit=query.limit, offset=query.offset)
+    if query.type is not None:
+        params["type"] = query.type
+    return statements, params, owner
+
+
+@functools.lru_cache(maxsize=32)
+def _statements(caseload: bool, by_owner: bool, by_type: bool, settings) -> tuple:
+    # Built once per shape: building these expressions costs more than running them.
+    items = worklist_union(*_scope_conditions(caseload, by_owner), settings)
     counts = (select(items.c.type, items.c.practitioner_id, func.count().label("items"))
               .group_by(items.c.type, items.c.practitioner_id))
     rank = case({kind: i for i, kind in enumerate(ITEM_TYPES)}, value=items.c.type)
     measure_rank = case({code: i for i, code in enumerate(MEASURES)}, value=items.c.measure)
     chosen = select(items, rank.label("rank"), measure_rank.label("measure_rank"))
-    if query.type is not None:
-        chosen = chosen.where(items.c.type == query.type)
+    if by_type:
+        chosen = chosen.where(items.c.type == bindparam("type"))
     order = ("rank", "day", "since", "plan_id", "measure_rank", "side")
     # Pick the page first, then name its patients: the joins touch one page, not every item.
-    chosen = (chosen.order_by(*order)
-              .limit(query.limit).offset(query.offset).subquery("page"))
+    chosen = (chosen.order_by(*order).limit(bindparam("limit", type_=Integer))
+              .offset(bindparam("offset", type_=Integer)).subquery("page"))
     page = (select(chosen, Patient.given_name, Patient.family_name,
                    User.name.label("practitioner_name"), PlanOutcome.start_date,
                    PlanOutcome.end_date, PlanOutcome.last_visit_date, PlanFlag.severity,
@@ -194,13 +239,12 @@ def _wording(row, today, now) -> tuple[str, str]:
 
 def compute_worklist(actor: User, query: WorklistQuery) -> dict:
     """The open items in the actor's scope: counts, and one page of items (not audited)."""
-    owner, plan_scope, note_scope = _scope(actor, query)
-    ensure_current(*([] if owner is None else [PlanOfCare.practitioner_id == owner]))
     today, now = clinic_today(), utcnow()
-    counts_stmt, page_stmt = worklist_statements(plan_scope, note_scope, query, today=today,
-                                                 now=now)
-    counts = db.session.execute(counts_stmt).all()
-    rows = db.session.execute(page_stmt).all()
+    (counts_stmt, page_stmt), params, owner = worklist_statements(actor, query, today=today,
+                                                                  now=now)
+    ensure_current(*([] if owner is None else [PlanOfCare.practitioner_id == owner]))
+    counts = db.session.execute(counts_stmt, params).all()
+    rows = db.session.execute(page_stmt, params).all()
     by_type = dict.fromkeys(ITEM_TYPES, 0)
     unsigned: dict[int, int] = {}
     for kind, practitioner_id, n in counts:
