@@ -59,6 +59,19 @@ def check_in_range(measure_code: str, value: float | None, field: str, errors: d
             f" {entry.unit}.")
 
 
+def validate_catalog_entry(data: dict, value_field: str | None = None) -> None:
+    """Raise the catalog errors of an item naming a measure (and side, and a value to range-check).
+
+    The one check behind every schema that names a catalog measure.
+    """
+    errors: dict = {}
+    check_measure_side(data.get("measure"), data.get("side"), errors)
+    if value_field is not None and "measure" not in errors:
+        check_in_range(data.get("measure"), data.get(value_field), value_field, errors)
+    if errors:
+        raise ValidationError(errors)
+
+
 class TrackedMeasureSchema(InputSchema):
     """A measure (and side) tracked at every visit of the plan."""
 
@@ -67,10 +80,7 @@ class TrackedMeasureSchema(InputSchema):
 
     @validates_schema
     def _catalog(self, data, **_):
-        errors: dict = {}
-        check_measure_side(data.get("measure"), data.get("side"), errors)
-        if errors:
-            raise ValidationError(errors)
+        validate_catalog_entry(data)
 
 
 class GoalInputSchema(InputSchema):
@@ -85,12 +95,7 @@ class GoalInputSchema(InputSchema):
 
     @validates_schema
     def _catalog(self, data, **_):
-        errors: dict = {}
-        check_measure_side(data.get("measure"), data.get("side"), errors)
-        if "measure" not in errors:
-            check_in_range(data.get("measure"), data.get("target"), "target", errors)
-        if errors:
-            raise ValidationError(errors)
+        validate_catalog_entry(data, "target")
 
 
 class GoalSchema(GoalInputSchema):

@@ -12,7 +12,7 @@ from notes_service.catalog import (
     TEST_RESULTS,
 )
 from notes_service.clock import clinic_today
-from notes_service.plans.schemas import check_in_range, check_measure_side
+from notes_service.plans.schemas import validate_catalog_entry
 from notes_service.validation import (
     InputSchema,
     StrictFloat,
@@ -36,12 +36,7 @@ class MeasurementInputSchema(InputSchema):
 
     @validates_schema
     def _catalog(self, data, **_):
-        errors: dict = {}
-        check_measure_side(data.get("measure"), data.get("side"), errors)
-        if "measure" not in errors:
-            check_in_range(data.get("measure"), data.get("value"), "value", errors)
-        if errors:
-            raise ValidationError(errors)
+        validate_catalog_entry(data, "value")
 
 
 class SpecialTestInputSchema(InputSchema):
