@@ -43,7 +43,9 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Register the API and the web pages."""
     from notes_service.api import register_api
+    from notes_service.outcomes.views import bp as outcomes_pages
     from notes_service.web import register_web
 
     register_api(app)
     register_web(app)
+    app.register_blueprint(outcomes_pages)

@@ -126,8 +126,8 @@ def change_chart(groups: Sequence[tuple[str, Sequence[float]]], *, measure: str,
                         edgecolor=_LOW if low else colour, hatch="///" if low else None)
             for y, (_, values) in zip(positions, groups):
                 offsets = [((i * 0.618) % 1 - 0.5) * 0.3 for i in range(len(values))]
-                ax.scatter(values, [y + o for o in offsets], s=9, color=colour, alpha=0.55,
-                           lw=0, zorder=3)
+                ax.scatter(values, [y + o for o in offsets], s=16, color=colour, alpha=0.7,
+                           edgecolors=_INK, linewidths=0.4, zorder=3)
             ax.set_yticks(positions, names)
             ax.axvline(threshold, color=OKABE_ITO["blue"], ls="--", lw=1.2)
             ax.axvline(0, color=_MUTED, lw=0.8)
@@ -190,6 +190,7 @@ def mcid_chart(months: Sequence[tuple[str, int, int]], *, measure: str, min_plan
                         f"{reached}/{plans}", ha="center", va="bottom", fontsize=7.5,
                         color=_MUTED)
             ax.set_ylim(0, 1.12)
+            ax.set_xlim(-0.6, max(len(months), 6) - 0.4)  # one month is not a wall
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             step = max(1, len(months) // 12)
             ax.set_xticks(xs[::step], [m for m, _, _ in months][::step], rotation=45,

@@ -32,8 +32,8 @@ ICD10_CATEGORY = r"^[A-TV-Z][0-9][0-9AB]$"
 
 def query_id(**kwargs) -> fields.Integer:
     """An id given in a query string (text, so not the strict JSON integer)."""
-    return fields.Integer(strict=False, validate=validate.Range(1, MAX_ID, error="Not a valid id."),
-                          **kwargs)
+    return fields.Integer(strict=False, **kwargs,
+                          validate=validate.Range(1, MAX_ID, error="Not a valid id."))
 
 
 def check_practitioner(value: int) -> None:
@@ -72,7 +72,7 @@ class OutcomeQuerySchema(InputSchema):
     def _known_practitioner(self, value, **_):
         check_practitioner(value)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _consistent(self, data, **_):
         start, end = data.get("date_from"), data.get("date_to")
         if start is not None and end is not None and start > end:

@@ -43,7 +43,7 @@ from notes_service.outcomes.models import FlagAcknowledgement, PlanFlag, PlanOut
 from notes_service.outcomes.summary import ensure_current, refresh_plan_summary
 from notes_service.patients.models import Patient
 from notes_service.plans.models import PlanOfCare
-from notes_service.progress.rules import PlanSnapshot, plan_flags, resolve_settings
+from notes_service.progress.rules import PlanSnapshot, format_day, plan_flags, resolve_settings
 from notes_service.reports.models import ProgressReport
 from notes_service.visits.models import VisitNote
 
@@ -220,7 +220,7 @@ def _statements(caseload: bool, by_owner: bool, by_type: bool, settings) -> tupl
     return counts, page
 
 
-def _wording(row, today, now) -> tuple[str, str]:
+def _wording(row, today, now, settings) -> tuple[str, str]:
     """Severity and message of an item, in the progress engine's own words."""
     if row.message is not None:
         return row.severity, row.message
@@ -231,8 +231,8 @@ def _wording(row, today, now) -> tuple[str, str]:
         visit_dates=(row.last_visit_date,) if row.last_visit_date else (),
         visits_since_report=row.amount or 0,
         draft_notes=[(row.note_id, row.since)] if row.note_id is not None else ())
-    flags = plan_flags(snapshot, today, current_app.config["PROGRESS_THRESHOLDS"],
-                       current_app.config["PROGRESS_SETTINGS"], now=now)
+    flags = plan_flags(snapshot, today, current_app.config["PROGRESS_THRESHOLDS"], settings,
+                       now=now)
     flag = next(f for f in flags if f.code == row.type)
     return flag.severity, flag.message
 
@@ -245,6 +245,7 @@ def compute_worklist(actor: User, query: WorklistQuery) -> dict:
     ensure_current(*([] if owner is None else [PlanOfCare.practitioner_id == owner]))
     counts = db.session.execute(counts_stmt, params).all()
     rows = db.session.execute(page_stmt, params).all()
+    settings = resolve_settings(current_app.config["PROGRESS_SETTINGS"])
     by_type = dict.fromkeys(ITEM_TYPES, 0)
     unsigned: dict[int, int] = {}
     for kind, practitioner_id, n in counts:
@@ -255,7 +256,7 @@ def compute_worklist(actor: User, query: WorklistQuery) -> dict:
         select(User.id, User.name).where(User.id.in_(unsigned))).all()) if unsigned else {}
     items = []
     for row in rows:
-        severity, message = _wording(row, today, now)
+        severity, message = _wording(row, today, now, settings)
         items.append({
             "type": row.type, "severity": severity, "plan_id": row.plan_id,
             "patient": {"id": row.patient_id, "name": f"{row.given_name} {row.family_name}"},
@@ -296,6 +297,16 @@ def acknowledge_flag(actor: User, plan_id: int, data: dict) -> FlagAcknowledgeme
     ).scalars().first()
     if flag is None:
         raise Conflict(f"The plan has no open {data['code']} flag on this measure.")
+    earlier = db.session.execute(
+        select(FlagAcknowledgement.at, User.name)
+        .join(User, User.id == FlagAcknowledgement.user_id)
+        .where(FlagAcknowledgement.plan_id == plan.id,
+               FlagAcknowledgement.fingerprint == flag.fingerprint)
+        .order_by(FlagAcknowledgement.at.desc()).limit(1)).first()
+    if earlier is not None:
+        raise Conflict(f"{earlier.name} already acknowledged this flag on "
+                       f"{format_day(earlier.at.date())}; it returns when a new value changes "
+                       "the picture.")
     ack = FlagAcknowledgement(plan_id=plan.id, code=flag.code, measure=flag.measure,
                               side=flag.side, reason=data["reason"], note=data.get("note"),
                               fingerprint=flag.fingerprint, user_id=actor.id, at=utcnow())

@@ -209,6 +209,9 @@ def test_acknowledge_refusals(work, client):
     assert work.as_director.post(url, json=good).status_code == 403
     assert Api(client, None).post(url, json=good).status_code == 401
     assert work.as_pat.post(url, json=good).status_code == 201
+    twice = work.as_pat.post(url, json=good)  # once per situation
+    assert twice.status_code == 409
+    assert "Pat Physio already acknowledged this flag" in twice.get_json()["errors"]["_request"][0]
 
 
 def test_worklist_reads_are_audited_per_patient(work, audit_log):
