@@ -103,10 +103,11 @@ def change_chart(groups: Sequence[tuple[str, Sequence[float]]], *, measure: str,
     """Box plot with every plan as a dot: change of ``measure`` per practitioner."""
     colour = MEASURE_COLOURS[measure]
     label = MEASURES[measure].short_label
+    height = max(height, 110 + 34 * len(groups))  # a readable row per practitioner
     with matplotlib.rc_context(_RC):
         fig = _figure(width, height)
         ax = fig.add_subplot()
-        fig.subplots_adjust(left=0.26, right=0.97, top=0.88, bottom=0.14)
+        fig.subplots_adjust(left=0.26, right=0.97, top=1 - 48 / height, bottom=56 / height)
         fig.suptitle(f"Change in {label} per practitioner", x=0.02, ha="left",
                      fontsize=12, fontweight="bold")
         if not groups:
@@ -125,6 +126,8 @@ def change_chart(groups: Sequence[tuple[str, Sequence[float]]], *, measure: str,
                 box.set(facecolor="white" if low else colour + "33",
                         edgecolor=_LOW if low else colour, hatch="///" if low else None)
             for y, (_, values) in zip(positions, groups):
+                if len(values) > 60:  # hundreds of dots on whole points hide the boxes
+                    continue
                 offsets = [((i * 0.618) % 1 - 0.5) * 0.3 for i in range(len(values))]
                 ax.scatter(values, [y + o for o in offsets], s=16, color=colour, alpha=0.7,
                            edgecolors=_INK, linewidths=0.4, zorder=3)
@@ -171,7 +174,7 @@ def mcid_chart(months: Sequence[tuple[str, int, int]], *, measure: str, min_plan
         fig = _figure(width, height)
         ax = fig.add_subplot()
         fig.subplots_adjust(left=0.09, right=0.98, top=0.86, bottom=0.2)
-        fig.suptitle(f"Plans reaching the minimal important change in {label}, by month of "
+        fig.suptitle(f"Reaching the minimal important change in {label}, by month of "
                      "discharge", x=0.02, ha="left", fontsize=12, fontweight="bold")
         if not months:
             _empty(ax, "No discharged plans with a follow-up value")
@@ -186,6 +189,8 @@ def mcid_chart(months: Sequence[tuple[str, int, int]], *, measure: str, min_plan
             for bar, lo, (_, reached, plans) in zip(bars, low, months):
                 if lo:
                     bar.set_hatch("///")
+                if len(months) > 12:  # labels would overlap; the data table has them
+                    continue
                 ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.02,
                         f"{reached}/{plans}", ha="center", va="bottom", fontsize=7.5,
                         color=_MUTED)
@@ -197,7 +202,8 @@ def mcid_chart(months: Sequence[tuple[str, int, int]], *, measure: str, min_plan
                           ha="right")
             ax.grid(axis="y", color=_GRID)
             ax.set_xlabel("Month of discharge (hatched: fewer than "
-                          f"{min_plans} plans; labels: reached / plans)")
+                          f"{min_plans} plans" + ("; labels: reached / plans)"
+                                                  if len(months) <= 12 else ")"))
             ax.set_ylabel("Plans reaching the change")
         alt = mcid_alt_text(months, measure, min_plans)
         listing = "; ".join(f"{m}: {r}/{n}" for m, r, n in months)
@@ -236,11 +242,15 @@ def visits_chart(counts: Sequence[tuple[int, int]], *, planned_median: float | N
             _style(ax)
             ax.bar([v for v, _ in counts], [n for _, n in counts], width=0.8,
                    color=OKABE_ITO["sky_blue"], edgecolor=OKABE_ITO["blue"])
+            highest = max(v for v, _ in counts)
             if planned_median is not None:
+                highest = max(highest, planned_median)
                 ax.axvline(planned_median, color=OKABE_ITO["vermillion"], ls="--", lw=1.4)
-                ax.text(planned_median, 1.01, f" median planned ({format_number(planned_median)})",
+                # Written to the left of the line, so it stays inside the figure.
+                ax.text(planned_median, 1.01, f"median planned ({format_number(planned_median)}) ",
                         transform=ax.get_xaxis_transform(), color=OKABE_ITO["vermillion"],
-                        fontsize=8, va="bottom")
+                        fontsize=8, va="bottom", ha="right")
+            ax.set_xlim(max(0, min(v for v, _ in counts) - 1), highest + 1)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(axis="y", color=_GRID)
