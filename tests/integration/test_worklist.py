@@ -245,3 +245,30 @@ def test_worklist_agrees_with_the_progress_engine(work):
                   for flag in p.flags if flag.code == "unsigned_note"}
     assert listed == engine
     assert drafts == {i["plan_id"] for i in body["items"] if i["type"] == "unsigned_note"}
+
+
+def test_a_maintenance_plan_leaves_the_plateau_list(work):
+    """Moving a plan to maintenance changes the plan (its version), not a note: the next read
+    finds the summary stale and rebuilds it, and the progress engine raises no plateau."""
+    assert items(work.as_director, type="plateau")[1] == [("plateau", work.expired, "pain")]
+    moved = work.as_pat.post(f"/api/v1/plans/{work.expired}/maintenance",
+                             json={"reason": "Maintaining function; skilled care continues."})
+    assert moved.status_code == 200, moved.get_json()
+    assert items(work.as_director, type="plateau")[1] == []
+
+
+def test_plan_changes_reach_the_worklist(work):
+    # Extending plan E by four weeks: no longer expired, and not ending within a week.
+    plan = ok(work.as_pat.get(f"/api/v1/plans/{work.expired}"))
+    changed = work.as_pat.patch(f"/api/v1/plans/{work.expired}",
+                                json={"weeks": 12, "version": plan["version"]})
+    assert changed.status_code == 200, changed.get_json()
+    _, found = items(work.as_director)
+    assert ("plan_expired", work.expired, None) not in found
+    assert ("plan_ending", work.expired, None) not in found
+    # Putting plan W on hold takes its worsening flag off the list (flags are for active plans).
+    plan = ok(work.as_pat.get(f"/api/v1/plans/{work.worse}"))
+    work.as_pat.patch(f"/api/v1/plans/{work.worse}",
+                      json={"status": "on_hold", "version": plan["version"]})
+    _, found = items(work.as_director, type="worsening")
+    assert found == []
