@@ -26,6 +26,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from notes_service.cli import register_commands
 
     register_commands(app)
+    from notes_service.security import register_security
+
+    register_security(app)  # last: it wraps every view registered above
     return app
 
 

@@ -12,6 +12,7 @@ from notes_service.errors import Forbidden, NotFound
 from notes_service.extensions import db
 from notes_service.patients.models import Patient, care_team
 from notes_service.plans.models import PlanOfCare
+from notes_service.security.models import grant_condition
 from notes_service.visits.models import VisitNote
 
 
@@ -23,8 +24,10 @@ def patient_scope(user, patient_id_column):
         return true()
     if user.role == "patient":
         return patient_id_column == user.patient_id if user.patient_id else false()
+    # A break-glass grant opens a record for reading only: writes check on_care_team.
     return exists().where(care_team.c.patient_id == patient_id_column,
-                          care_team.c.user_id == user.id)
+                          care_team.c.user_id == user.id) | grant_condition(user.id,
+                                                                            patient_id_column)
 
 
 def on_care_team(user, patient_id: int) -> bool:

@@ -1,8 +1,9 @@
-"""Flask commands: init-db, create-user, seed-demo."""
+"""Flask commands: init-db, create-user, seed-demo, verify-audit, backup, restore."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -76,6 +77,87 @@ def register_commands(app: Flask) -> None:
         for role, email, name in logins:
             click.echo(f"  {role:<13} {email:<28} {name}")
 
+    register_security_commands(app)
     from notes_service.outcomes.cli import register_outcome_commands
 
     register_outcome_commands(app)
+
+
+def _head_revision(app: Flask) -> str:
+    from alembic.script import ScriptDirectory
+
+    config = app.extensions["migrate"].migrate.get_config()
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def register_security_commands(app: Flask) -> None:
+    """verify-audit, backup and restore."""
+
+    @app.cli.command("verify-audit")
+    @click.option("--expect-head", default=None,
+                  help="The head hash printed by an earlier run: also detects rows deleted "
+                       "from the end of the log since then.")
+    def verify_audit_command(expect_head):
+        """Recompute the audit log's hash chain; exit 1 naming the first row that breaks it."""
+        from notes_service.audit.chain import verify_chain
+
+        with db.engine.connect() as connection:
+            report = verify_chain(connection)
+        if not report.ok:
+            row_id, problem = report.first_bad
+            click.echo(f"Audit log BROKEN at row {row_id}: {problem}. "
+                       f"{report.rows - 1} rows before it are intact.", err=True)
+            raise SystemExit(1)
+        if expect_head and expect_head != report.head:
+            click.echo(f"Audit log chain is intact ({report.rows} rows) but its head is "
+                       f"{report.head}, not {expect_head}: rows were removed from the end, or "
+                       "the expected head is not from this database.", err=True)
+            raise SystemExit(1)
+        click.echo(f"Audit log intact: {report.rows} rows, head {report.head}")
+
+    @app.cli.command("backup")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    def backup_command(path):
+        """Back up the database to PATH (SQLite online backup, or pg_dump on PostgreSQL)."""
+        from notes_service.security.backup import BackupError, backup_sqlite, pg_dump
+
+        url = app.config["SQLALCHEMY_DATABASE_URI"]
+        try:
+            if url.startswith("sqlite"):
+                backup_sqlite(url, path)
+            else:
+                pg_dump(url, path)
+        except BackupError as exc:
+            click.echo(str(exc), err=True)
+            raise SystemExit(1) from None
+        click.echo(f"Backed up the database to {path}.")
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--yes", is_flag=True, help="Really replace the current data.")
+    def restore_command(path, yes):
+        """Replace the SQLite database with the backup at PATH (checked first; needs --yes)."""
+        from notes_service.security.backup import BackupError, check_sqlite_file, restore_sqlite
+
+        url = app.config["SQLALCHEMY_DATABASE_URI"]
+        if not url.startswith("sqlite"):
+            click.echo("On PostgreSQL restore with pg_restore while the service is stopped:\n"
+                       f"  pg_restore --clean --if-exists --no-owner --dbname=DATABASE {path}",
+                       err=True)
+            raise SystemExit(2)
+        problem = check_sqlite_file(path, _head_revision(app))
+        if problem:
+            click.echo(f"Refusing to restore {path}: {problem}", err=True)
+            raise SystemExit(1)
+        if not yes:
+            click.echo(f"{path} is a sound backup. Restoring replaces every record in the "
+                       "current database; run again with --yes to do it.", err=True)
+            raise SystemExit(1)
+        db.session.remove()
+        db.engine.dispose()  # no pooled connection of this process holds the old pages
+        try:
+            saved = restore_sqlite(url, path, _head_revision(app))
+        except BackupError as exc:
+            click.echo(str(exc), err=True)
+            raise SystemExit(1) from None
+        click.echo(f"Restored {path}. The database as it was before is in {saved}.")

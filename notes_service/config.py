@@ -28,6 +28,15 @@ def instance_secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")
+
+
 def load_config(app) -> None:
     """Fill ``app.config`` with defaults, then environment overrides."""
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -52,8 +61,37 @@ def load_config(app) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
+        # --- Sessions (see SECURITY.md) ---
+        #: Minutes without activity before a signed-in session ends (HIPAA automatic logoff).
+        SESSION_IDLE_MINUTES=_env_int("SESSION_IDLE_MINUTES", 15),
+        #: Hours after sign-in when a session ends however active it is.
+        SESSION_MAX_HOURS=_env_int("SESSION_MAX_HOURS", 12),
+        #: Seconds between two writes of a session's last-seen time.
+        SESSION_TOUCH_SECONDS=30,
+        # --- Sign-in throttling ---
+        #: Failed sign-ins of one account within the window before it answers 429.
+        LOGIN_MAX_FAILURES_PER_ACCOUNT=_env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
+        #: Failed sign-ins from one address within the window before it answers 429.
+        LOGIN_MAX_FAILURES_PER_ADDRESS=_env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
+        #: Minutes the failures are counted over (and the longest wait a 429 asks for).
+        LOGIN_THROTTLE_MINUTES=_env_int("LOGIN_THROTTLE_MINUTES", 15),
+        # --- Break-glass access ---
+        #: Hours a break-glass grant lets a clinician off the care team read the record.
+        BREAK_GLASS_HOURS=_env_int("BREAK_GLASS_HOURS", 4),
+        # --- Transport ---
+        #: Number of reverse proxies in front of the service whose X-Forwarded-For/-Proto to
+        #: trust (0: none; the client address and HTTPS are taken from the connection).
+        TRUSTED_PROXY_COUNT=_env_int("TRUSTED_PROXY_COUNT", 0),
+        #: max-age of Strict-Transport-Security, sent on HTTPS answers only.
+        HSTS_SECONDS=_env_int("HSTS_SECONDS", 31536000),
+        # --- Database failures ---
+        #: Retry-After (seconds) of the 503 answered while the database is unreachable.
+        DATABASE_RETRY_AFTER=_env_int("DATABASE_RETRY_AFTER", 5),
     )
     secret = os.environ.get("SECRET_KEY")
     app.config["SECRET_KEY"] = secret or instance_secret_key(app.instance_path)
-    if os.environ.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes"):
+    # Secure cookies whenever the service is configured for HTTPS (behind a TLS proxy set
+    # TRUSTED_PROXY_COUNT too, so HTTPS is recognised and HSTS sent).
+    if _env_flag("SESSION_COOKIE_SECURE") or _env_flag("HTTPS"):
         app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["PREFERRED_URL_SCHEME"] = "https"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, render_template, request
+import logging
+
+from flask import Flask, current_app, g, jsonify, render_template, request
 from marshmallow import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from notes_service.extensions import db
 
@@ -57,9 +61,48 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def _error_page(status: int, title: str, message: str):
+def _error_page(status: int, title: str, message: str, **context):
     return render_template("errors/error.html", status=status, title=title,
-                           message=message), status
+                           message=message, **context), status
+
+
+#: Errors that mean the database cannot be reached or used right now (down, restarting,
+#: connection dropped, SQLite locked past its busy timeout, connection pool exhausted).
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+UNAVAILABLE_MESSAGE = ("The database is unavailable right now; nothing was saved. "
+                       "Try again in a few seconds.")
+log = logging.getLogger(__name__)
+
+
+def database_unavailable(exc: Exception) -> bool:
+    """Whether ``exc`` means the database is unreachable, locked or out of connections."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, UNAVAILABLE)
+
+
+def _unavailable_answer(exc: Exception):
+    """503 with Retry-After; the transaction is rolled back and the connection let go.
+
+    A connection the error broke was invalidated by SQLAlchemy already; ``remove`` returns the
+    session's connection to the pool (where ``pool_pre_ping`` tests it before reuse), so the
+    service recovers by itself once the database is back.
+    """
+    from flask_login import AnonymousUserMixin
+
+    log.warning("database unavailable: %s", exc.__class__.__name__, exc_info=exc)
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001  (the connection may be gone; nothing to keep)
+        pass
+    db.session.remove()
+    retry_after = str(current_app.config.get("DATABASE_RETRY_AFTER", 5))
+    if wants_json():
+        return (jsonify(errors={"_request": [UNAVAILABLE_MESSAGE]}), 503,
+                {"Retry-After": retry_after})
+    g._login_user = AnonymousUserMixin()  # the page must not ask the database who is signed in
+    html, status = _error_page(503, "Service unavailable", UNAVAILABLE_MESSAGE)
+    return html, status, {"Retry-After": retry_after}
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -84,7 +127,11 @@ def register_error_handlers(app: Flask) -> None:
         db.session.commit()
         if wants_json():
             return jsonify(errors={"_request": [exc.message]}), 404
-        return _error_page(404, "Not found", exc.message)
+        actor = getattr(g, "actor", None)
+        emergency = (exc.kind == "patient" and exc.object_id is not None
+                     and getattr(actor, "role", None) == "practitioner")
+        return _error_page(404, "Not found", exc.message,
+                           break_glass_patient=exc.object_id if emergency else None)
 
     @app.errorhandler(Forbidden)
     def forbidden(exc: Forbidden):
@@ -113,8 +160,30 @@ def register_error_handlers(app: Flask) -> None:
             return jsonify(errors={"version": [message]}), 409
         return _error_page(409, "Conflict", message)
 
+    from notes_service.security.throttle import TooManyAttempts
+
+    @app.errorhandler(TooManyAttempts)
+    def too_many_attempts(exc: TooManyAttempts):
+        db.session.commit()  # keep the audit record of the refused attempt
+        headers = {"Retry-After": str(exc.retry_after)}
+        if wants_json():
+            return jsonify(errors={"_request": [exc.message]}), 429, headers
+        html, status = _error_page(429, "Too many attempts", exc.message)
+        return html, status, headers
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def database_error(exc: Exception):
+        if database_unavailable(exc):
+            return _unavailable_answer(exc)
+        raise exc  # a bug (integrity, data): Flask answers 500
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        original = getattr(exc, "original_exception", None)
+        if isinstance(exc, InternalServerError) and original is not None \
+                and database_unavailable(original):
+            return _unavailable_answer(original)  # e.g. raised while answering another error
         if wants_json():
             return jsonify(errors={"_request": [exc.description]}), exc.code
         return _error_page(exc.code, exc.name, exc.description)

@@ -230,6 +230,7 @@ def register_api(app: Flask) -> None:
     from notes_service.plans import api as _plans_api  # noqa: F401
     from notes_service.progress import api as _progress_api  # noqa: F401
     from notes_service.reports import api as _reports_api  # noqa: F401
+    from notes_service.security import api as _security_api  # noqa: F401
     from notes_service.visits import api as _visits_api  # noqa: F401
 
     app.url_map.converters["int"] = IdConverter  # before any route is added to the map

@@ -7,12 +7,16 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from notes_service.audit import chain  # noqa: F401  (chains rows as they are written)
 from notes_service.db_types import UTCDateTime, utcnow
 from notes_service.extensions import db
 
 
 class AuditEvent(db.Model):
-    """Who did what to which patient's data, when (UTC) and from where. Never updated."""
+    """Who did what to which patient's data, when (UTC) and from where. Never updated.
+
+    Rows are chained by hash in id order; a database trigger refuses UPDATE and DELETE.
+    """
 
     __tablename__ = "audit_events"
     __table_args__ = (
@@ -37,3 +41,8 @@ class AuditEvent(db.Model):
     #: Method and path of the request that caused it.
     request: Mapped[str | None] = mapped_column(String(300))
     detail: Mapped[str | None] = mapped_column(String(500))
+    #: ``row_hash`` of the row before this one (by id); 64 zeros for the first row.
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 of ``prev_hash`` and this row's content (see :mod:`notes_service.audit.chain`),
+    #: so an edit, deletion or insertion made outside the service breaks the chain.
+    row_hash: Mapped[str] = mapped_column(String(64))

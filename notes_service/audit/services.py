@@ -1,10 +1,11 @@
-"""Recording audit events. Events are only ever added, never changed or removed."""
+"""Recording audit events. Events are only ever added, never changed or removed; each is
+chained by hash to the one before it (:mod:`notes_service.audit.chain`)."""
 
 from __future__ import annotations
 
 from flask import has_request_context, request
-from sqlalchemy import insert
 
+from notes_service.audit.chain import append_rows
 from notes_service.audit.models import AuditEvent
 from notes_service.db_types import utcnow
 from notes_service.extensions import db
@@ -22,7 +23,10 @@ def _origin() -> dict:
 def record(actor, action: str, kind: str, *, patient_id: int | None = None,
            object_id: int | None = None, outcome: str = "ok",
            detail: str | None = None) -> AuditEvent:
-    """Add an audit event to the current transaction, committed with the change it records."""
+    """Add an audit event to the current transaction, committed with the change it records.
+
+    Its hashes are filled in when it is flushed.
+    """
     event = AuditEvent(user_id=getattr(actor, "id", None), action=action, kind=kind,
                        patient_id=patient_id, object_id=object_id, outcome=outcome,
                        detail=detail[:500] if detail else None, at=utcnow(), **_origin())
@@ -37,7 +41,7 @@ def record_many(actor, action: str, kind: str, patient_ids: list[int]) -> None:
     common = {"user_id": getattr(actor, "id", None), "action": action, "kind": kind,
               "outcome": "ok", "at": utcnow(), "detail": None, "object_id": None,
               "ip": None, "user_agent": None, "request": None, **_origin()}
-    db.session.execute(insert(AuditEvent), [{**common, "patient_id": pid} for pid in patient_ids])
+    append_rows(db.session, [{**common, "patient_id": pid} for pid in patient_ids])
 
 
 def record_denied(actor, kind: str, object_id: int | None, patient_id: int | None,

@@ -1,4 +1,5 @@
-"""Account operations: creating users, checking passwords, issuing API tokens."""
+"""Account operations: creating users, checking passwords (throttled), changing them, issuing
+and revoking API tokens."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from notes_service.audit.services import record
 from notes_service.auth.models import ApiToken, User
@@ -24,10 +25,23 @@ def find_user(email: str) -> User | None:
         select(User).where(func.lower(User.email) == email.strip().lower())).scalar_one_or_none()
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """Return the active user whose credentials these are, else None (audited either way)."""
+def authenticate(email: str, password: str, ip: str | None = None) -> User | None:
+    """Return the active user whose credentials these are, else None (audited either way).
+
+    Raises :class:`~notes_service.security.throttle.TooManyAttempts` (429, audited) without
+    looking at the password while this account or address has failed too often; the caller
+    commits so the audit row and the attempt are kept.
+    """
+    from notes_service.security import throttle
+
     global _DUMMY_HASH
     user = find_user(email)
+    try:
+        throttle.check(email, ip)
+    except throttle.TooManyAttempts as exc:
+        record(user, "login_throttled", "auth", detail=None if user else
+               f"unknown account {email[:80]}; retry after {exc.retry_after} s")
+        raise
     if user is None:
         if _DUMMY_HASH is None:
             probe = User()
@@ -35,12 +49,48 @@ def authenticate(email: str, password: str) -> User | None:
             _DUMMY_HASH = probe.password_hash
         User(password_hash=_DUMMY_HASH).check_password(password)
         record(None, "login_failed", "auth", detail=f"unknown account {email[:80]}")
+        throttle.note(email, ip, succeeded=False)
         return None
     if not user.check_password(password) or not user.active:
         record(user, "login_failed", "auth")
+        throttle.note(email, ip, succeeded=False)
         return None
     record(user, "login", "auth")
+    throttle.note(email, ip, succeeded=True)
     return user
+
+
+def change_password(user: User, current: str, new: str, ip: str | None = None) -> None:
+    """Replace ``user``'s password and end every session and API token of theirs.
+
+    The current password is checked like a sign-in (throttled, a failure counts); a wrong one
+    is a :class:`ValidationError` on ``current_password``.
+    """
+    from notes_service.security import sessions, throttle
+
+    throttle.check(user.email, ip)
+    if not user.check_password(current):
+        throttle.note(user.email, ip, succeeded=False)
+        record(user, "password_change", "auth", outcome="denied",
+               detail="wrong current password")
+        raise ValidationError({"current_password": ["Wrong password."]})
+    if new == current:
+        raise ValidationError({"new_password": ["Choose a password you have not used here."]})
+    user.set_password(new)
+    ended = sessions.end_all_sessions(user.id, "password_change")
+    tokens = revoke_tokens(user)
+    record(user, "password_change", "auth",
+           detail=f"ended {ended} session(s), revoked {tokens} API token(s)")
+
+
+def revoke_tokens(user: User, token_hash: str | None = None) -> int:
+    """Revoke one API token of ``user`` (by digest) or all of them; return how many."""
+    condition = [ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)]
+    if token_hash is not None:
+        condition.append(ApiToken.token_hash == token_hash)
+    result = db.session.execute(update(ApiToken).where(*condition).values(revoked_at=utcnow())
+                                .execution_options(synchronize_session="fetch"))
+    return result.rowcount
 
 
 def create_user(data: dict) -> User:

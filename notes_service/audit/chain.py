@@ -1,0 +1,189 @@
+"""The hash chain of the audit log, and the lock that keeps it a chain under concurrent writers.
+
+Every row stores ``prev_hash`` (the ``row_hash`` of the row before it, by id) and ``row_hash``,
+the SHA-256 of ``prev_hash`` and the row's content. Hashes are filled in as rows are flushed
+(:func:`_chain_new_events`) or bulk-inserted (:func:`append_rows`), after reading the tail of
+the chain:
+
+- SQLite: every transaction starts with ``BEGIN IMMEDIATE`` (see ``extensions.py``), so one
+  writer at a time reads the tail and appends.
+- PostgreSQL: a transaction takes the transaction-level advisory lock :data:`CHAIN_LOCK_KEY`
+  at its *first write* of any kind (flush, DML or ``SELECT ... FOR UPDATE``), then holds it
+  until it commits or rolls back. Writers are therefore serialised as on SQLite, ids are
+  allocated in chain order, and since every row lock is taken after the one advisory lock no
+  deadlock between them is possible.
+
+:func:`verify_chain` recomputes the chain; ``flask verify-audit`` runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
+
+GENESIS = "0" * 64
+#: Key of ``pg_advisory_xact_lock`` taken by every writing transaction on PostgreSQL.
+CHAIN_LOCK_KEY = 0x4E4F544553  # "NOTES"
+#: Columns whose values are hashed, in this order. Changing it invalidates existing chains.
+CONTENT_COLUMNS = ("at", "user_id", "patient_id", "kind", "action", "object_id", "outcome",
+                   "ip", "user_agent", "request", "detail")
+_LOCKED = "audit_chain_locked"
+
+
+def _canonical(value):
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return value
+
+
+def row_hash(prev_hash: str, row) -> str:
+    """SHA-256 (hex) of ``prev_hash`` and the content of ``row`` (a mapping or an object)."""
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    content = json.dumps([_canonical(get(name)) for name in CONTENT_COLUMNS],
+                         ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+
+
+def take_write_lock(session: Session) -> None:
+    """Take the chain's advisory lock for the rest of the transaction (PostgreSQL only)."""
+    if session.info.get(_LOCKED):
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    session.info[_LOCKED] = True
+
+
+def chain_tail(session: Session) -> str:
+    """The ``row_hash`` of the last audit row (call with the write lock held)."""
+    from notes_service.audit.models import AuditEvent
+
+    last = session.connection().execute(
+        select(AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    return last or GENESIS
+
+
+def link(rows: Iterable, prev: str) -> str:
+    """Fill ``prev_hash``/``row_hash`` of ``rows`` (mappings or objects) in order; return the
+    new tail."""
+    for row in rows:
+        digest = row_hash(prev, row)
+        if isinstance(row, dict):
+            row["prev_hash"], row["row_hash"] = prev, digest
+        else:
+            row.prev_hash, row.row_hash = prev, digest
+        prev = digest
+    return prev
+
+
+def append_rows(session: Session, rows: list[dict]) -> None:
+    """Insert audit rows (dicts of column values) at the end of the chain, in one statement."""
+    from sqlalchemy import insert
+
+    from notes_service.audit.models import AuditEvent
+
+    if not rows:
+        return
+    session.flush()  # earlier events of this transaction come first in the chain
+    take_write_lock(session)
+    link(rows, chain_tail(session))
+    session.execute(insert(AuditEvent), rows)
+
+
+def _chain_new_events(session: Session, _context, _instances) -> None:
+    """``before_flush``: take the write lock, then chain the audit events about to be inserted."""
+    from notes_service.audit.models import AuditEvent
+
+    if not (session.new or session.dirty or session.deleted):
+        return
+    take_write_lock(session)
+    events = [obj for obj in session.new if isinstance(obj, AuditEvent)]
+    if not events:
+        return
+    # The unit of work inserts objects of one class in the order they were added.
+    from sqlalchemy import inspect
+
+    events.sort(key=lambda obj: inspect(obj).insert_order)
+    link(events, chain_tail(session))
+
+
+def _lock_before_writes(orm_execute_state) -> None:
+    """``do_orm_execute``: DML and ``SELECT ... FOR UPDATE`` take the write lock first."""
+    statement = orm_execute_state.statement
+    if isinstance(statement, UpdateBase) or getattr(statement, "_for_update_arg", None) is not None:
+        take_write_lock(orm_execute_state.session)
+
+
+def _forget_lock(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_LOCKED, None)
+
+
+def install() -> None:
+    """Listen on every ORM session (Flask-SQLAlchemy's and the tests' own)."""
+    if not event.contains(Session, "before_flush", _chain_new_events):
+        event.listen(Session, "before_flush", _chain_new_events)
+        event.listen(Session, "do_orm_execute", _lock_before_writes)
+        event.listen(Session, "after_transaction_end", _forget_lock)
+
+
+@dataclass
+class ChainReport:
+    """The result of :func:`verify_chain`."""
+
+    rows: int
+    head: str
+    #: (id, problem) of the first row that does not fit, or None.
+    first_bad: tuple[int, str] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad is None
+
+
+def _rows(connection, batch: int = 5000) -> Iterator:
+    from notes_service.audit.models import AuditEvent
+
+    columns = [AuditEvent.__table__.c[name] for name in
+               ("id", *CONTENT_COLUMNS, "prev_hash", "row_hash")]
+    last = 0
+    while True:
+        found = connection.execute(select(*columns).where(AuditEvent.id > last)
+                                   .order_by(AuditEvent.id).limit(batch)).mappings().all()
+        if not found:
+            return
+        yield from found
+        last = found[-1]["id"]
+
+
+def verify_chain(connection) -> ChainReport:
+    """Recompute the chain in id order and name the first row that does not fit.
+
+    An edited row no longer matches its own hash; a deleted row leaves the next row pointing
+    at a hash that is not the one before it; an inserted row has a hash that was never
+    chained. Deleting rows at the *end* leaves a shorter valid chain: compare the head with a
+    previously recorded one (``--expect-head``) to catch that.
+    """
+    prev, count = GENESIS, 0
+    for row in _rows(connection):
+        count += 1
+        if row["prev_hash"] != prev:
+            return ChainReport(count, prev, (row["id"], "does not follow the row before it "
+                                             "(a row was deleted or inserted before it)"))
+        if row["row_hash"] != row_hash(prev, row):
+            return ChainReport(count, prev, (row["id"], "content does not match its hash "
+                                             "(the row was edited or inserted)"))
+        prev = row["row_hash"]
+    return ChainReport(count, prev)
+
+
+install()

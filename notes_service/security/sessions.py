@@ -1,0 +1,101 @@
+"""Server-side records of signed-in browser sessions.
+
+The signed session cookie holds a random session id (:data:`SID_KEY`); the database holds only
+its SHA-256 in :class:`UserSession`. A request is signed in only while that record exists, is
+not revoked, has been active within ``SESSION_IDLE_MINUTES`` and is younger than
+``SESSION_MAX_HOURS``, so signing out (or changing the password) on one device ends every
+copy of the cookie, wherever it was copied to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app, has_request_context, request
+from sqlalchemy import select, update
+
+from notes_service.db_types import utcnow
+from notes_service.extensions import db
+from notes_service.security.models import UserSession
+
+#: Session-cookie key of the random session id.
+SID_KEY = "sid"
+
+OK, UNKNOWN, IDLE, EXPIRED = "ok", "unknown", "idle", "expired"
+
+
+def digest(sid: str) -> str:
+    """SHA-256 (hex) of a session id: all the database keeps of it."""
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def start_session(user) -> str:
+    """Record a new session of ``user``; return its id (for the cookie)."""
+    sid = secrets.token_urlsafe(32)
+    now = utcnow()
+    origin = {}
+    if has_request_context():
+        origin = {"ip": request.remote_addr,
+                  "user_agent": (request.user_agent.string or "")[:200] or None}
+    db.session.add(UserSession(id_hash=digest(sid), user_id=user.id, created_at=now,
+                               last_seen_at=now, **origin))
+    return sid
+
+
+def _limits() -> tuple[timedelta, timedelta]:
+    config = current_app.config
+    return (timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+            timedelta(hours=config["SESSION_MAX_HOURS"]))
+
+
+def check_session(sid, user_id, cookie_last_seen: datetime | None = None
+                  ) -> tuple[str, UserSession | None]:
+    """The state of the session ``sid`` claimed for ``user_id``, and its record.
+
+    ``cookie_last_seen`` is the last activity the cookie itself remembers: a replayed old copy
+    of a cookie is idle even while the original is still in use.
+    """
+    if not isinstance(sid, str) or not sid or not str(user_id).isdigit():
+        return UNKNOWN, None
+    found = db.session.execute(
+        select(UserSession).where(UserSession.id_hash == digest(sid))).scalar_one_or_none()
+    if found is None or found.revoked_at is not None or found.user_id != int(user_id):
+        return UNKNOWN, found
+    idle, lifetime = _limits()
+    now = utcnow()
+    if now - found.created_at > lifetime:
+        return EXPIRED, found
+    last = found.last_seen_at
+    if cookie_last_seen is not None and cookie_last_seen < last:
+        last = cookie_last_seen
+    if now - last > idle:
+        return IDLE, found
+    return OK, found
+
+
+def touch(record: UserSession) -> bool:
+    """Note activity on the session (written at most every ``SESSION_TOUCH_SECONDS``)."""
+    now = utcnow()
+    if (now - record.last_seen_at).total_seconds() < current_app.config["SESSION_TOUCH_SECONDS"]:
+        return False
+    record.last_seen_at = now
+    return True
+
+
+def end_session(record: UserSession | None, reason: str) -> None:
+    """Revoke one session."""
+    if record is not None and record.revoked_at is None:
+        record.revoked_at = utcnow()
+        record.revoked_reason = reason
+
+
+def end_all_sessions(user_id: int, reason: str) -> int:
+    """Revoke every open session of a user; return how many were open."""
+    result = db.session.execute(
+        update(UserSession).where(UserSession.user_id == user_id,
+                                  UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .execution_options(synchronize_session="fetch"))
+    return result.rowcount
