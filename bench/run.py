@@ -41,15 +41,38 @@ TARGETS = {  # route: (p50 ms at 10,000 patients or None, ratio to floor or None
 RSS_TARGET_MB = 300
 
 
-def _app(database: Path):
+def _app(url: str):
     os.environ.setdefault("SECRET_KEY", "bench-secret-key")
     sys.path.insert(0, str(ROOT))
     from notes_service import create_app
+    from notes_service.config import database_url
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"})
+    return create_app({"SQLALCHEMY_DATABASE_URI": database_url(url)})
 
 
-def prepare(patients: int, database: Path) -> None:
+def _database(patients: int, data_dir: Path, server: str | None) -> str:
+    """The URL of the clinic of ``patients``: a SQLite file, or a PostgreSQL database of
+    ``server`` (created when missing)."""
+    if server is None:
+        return f"sqlite:///{data_dir / f'clinic-{patients}.sqlite'}"
+    import sqlalchemy as sa
+
+    sys.path.insert(0, str(ROOT))
+    from notes_service.config import database_url
+
+    name = f"bench_clinic_{patients}"
+    admin = sa.create_engine(database_url(server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                    {"n": name}).scalar()
+        if not exists:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return sa.engine.make_url(database_url(server)).set(database=name).render_as_string(
+        hide_password=False)
+
+
+def prepare(patients: int, database: str) -> None:
     """Create or upgrade the schema, and seed the clinic unless it is already there."""
     from flask_migrate import upgrade
     from sqlalchemy import func, select
@@ -65,7 +88,7 @@ def prepare(patients: int, database: Path) -> None:
         if count == patients:
             return
         if count:
-            raise SystemExit(f"{database} holds {count} patients, not {patients}: delete it.")
+            raise SystemExit(f"{database} holds {count} patients, not {patients}: drop it.")
         started = time.perf_counter()
         totals = seed_scale(patients)
         print(f"  seeded {totals['patients']} patients, {totals['visits']} notes, "
@@ -89,7 +112,7 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
 
 
-def work(database: Path, repeat: int) -> dict:
+def work(database: str, repeat: int) -> dict:
     """In a fresh worker: time each route and its floor; return the figures."""
     app = _app(database)
     from sqlalchemy import func, select
@@ -122,9 +145,12 @@ def work(database: Path, repeat: int) -> dict:
 
         def compiled(statements, params):
             # The values written into the SQL: the floor pays no parameter handling at all.
-            return [str(s.params(**params).compile(dialect=dialect,
-                                                   compile_kwargs={"literal_binds": True}))
-                    for s in statements]
+            sql = [str(s.params(**params).compile(dialect=dialect,
+                                                  compile_kwargs={"literal_binds": True}))
+                   for s in statements]
+            if dialect.paramstyle in ("format", "pyformat"):  # sent without parameters
+                sql = [text.replace("%%", "%") for text in sql]
+            return sql
 
         worklist, worklist_params, _ = worklist_statements(director, WorklistQuery(),
                                                            today=today, now=utcnow())
@@ -176,7 +202,7 @@ def work(database: Path, repeat: int) -> dict:
     return {"routes": results, "rss_mb": rss, "peak_rss_mb": peak, **sizes}
 
 
-def _machine() -> str:
+def _machine(backend: str) -> str:
     cores = os.cpu_count()
     try:
         free = subprocess.run(["free", "-h"], capture_output=True, text=True, check=True).stdout
@@ -184,8 +210,8 @@ def _machine() -> str:
     except (OSError, subprocess.CalledProcessError, IndexError):
         memory = "?"
     load = os.getloadavg()[0]
-    return (f"{cores} cores (nproc), {memory} memory (free -h), {platform.python_version()}, "
-            f"SQLite {__import__('sqlite3').sqlite_version}, load average {load:.1f}")
+    return (f"{cores} cores (nproc), {memory} memory (free -h), Python "
+            f"{platform.python_version()}, {backend}, load average {load:.1f}")
 
 
 def _row(patients: int, name: str, r: dict) -> str:
@@ -206,11 +232,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated clinic sizes (default 1000,10000)")
     parser.add_argument("--repeat", type=int, default=30, help="timed calls per route")
     parser.add_argument("--data-dir", type=Path, default=DATA)
+    parser.add_argument("--postgresql", metavar="URL",
+                        help="run on this PostgreSQL server instead (one database per size, "
+                             "e.g. postgresql://postgres@127.0.0.1:5432/postgres)")
     parser.add_argument("--markdown", action="store_true", help="print a README table")
     # Internal: the child processes that seed a clinic, and that measure it.
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--database", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.prepare is not None:
@@ -224,17 +253,19 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(n) for n in args.patients.split(",") if n.strip()]
     runs = {}
     for patients in sizes:
-        database = args.data_dir / f"clinic-{patients}.sqlite"
+        database = _database(patients, args.data_dir, args.postgresql)
         print(f"{patients:,} patients: {database}", file=sys.stderr)
         script = [sys.executable, str(Path(__file__).resolve())]
-        subprocess.run([*script, "--prepare", str(patients), "--database", str(database)],
+        subprocess.run([*script, "--prepare", str(patients), "--database", database],
                        check=True)
-        out = subprocess.run([*script, "--measure", "--database", str(database),
+        out = subprocess.run([*script, "--measure", "--database", database,
                               "--repeat", str(args.repeat)],
                              check=True, capture_output=True, text=True).stdout
         runs[patients] = json.loads(out.strip().splitlines()[-1])
 
-    lines = [f"Measured {date.today().isoformat()} on {_machine()}; "
+    backend = (f"SQLite {__import__('sqlite3').sqlite_version}" if args.postgresql is None
+               else "PostgreSQL")
+    lines = [f"Measured {date.today().isoformat()} on {_machine(backend)}; "
              f"{args.repeat} calls per route.", "",
              "| patients | route | p50 ms | p95 ms | floor p50 ms | floor p95 ms | p50 ÷ floor "
              "| target |",

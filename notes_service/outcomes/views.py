@@ -150,7 +150,8 @@ def acknowledge():
             if request.form.get(key)})
         worklist.acknowledge_flag(actor(), plan_id, data)
     except (ValueError, ValidationError) as exc:
-        messages = exc.messages if isinstance(exc, ValidationError) else {"plan_id": ["?"]}
+        messages = (exc.messages if isinstance(exc, ValidationError)
+                    else {"plan": ["not a valid plan"]})
         flash("Not acknowledged: " + "; ".join(
             f"{field.replace('_', ' ')}: {' '.join(map(str, text))}"
             for field, text in messages.items()), "error")
