@@ -16,6 +16,8 @@ from notes_service.patients.services import (
     update_patient,
 )
 from notes_service.plans.services import list_plans
+from notes_service.progress.views import progress_context
+from notes_service.reports.services import list_reports
 from notes_service.web.forms import FormState, map_errors
 from notes_service.web.pages import actor, render_page, require_staff
 from notes_service.web.queries import (
@@ -25,7 +27,6 @@ from notes_service.web.queries import (
     patient_notes,
     plan_week,
 )
-from notes_service.web.views import open_flags
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 bp.before_request(require_staff)
@@ -95,8 +96,8 @@ def detail(patient_id: int):
         "patients/detail.html", patient=patient, plans=plans, notes=notes, active=active,
         plans_by_id={p.id: p for p in plans}, counts=counts, last_visit=last_visit,
         latest=latest_values(notes), baseline=first_values(notes), can_write=can_write,
-        weeks={p.id: plan_week(p) for p in plans},
-        flags_by_plan=open_flags([p for p in plans if p.status in ("active", "on_hold")]))
+        weeks={p.id: plan_week(p) for p in plans}, reports=list_reports(user, patient.id),
+        **progress_context(plans, focus=active))
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])

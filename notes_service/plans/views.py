@@ -25,6 +25,8 @@ from notes_service.plans.schemas import (
     PlanUpdateSchema,
 )
 from notes_service.plans.services import create_plan, discharge_plan, read_plan, update_plan
+from notes_service.progress.views import progress_context
+from notes_service.reports.services import list_reports
 from notes_service.visits.services import list_visits
 from notes_service.web.forms import FormState, map_errors
 from notes_service.web.pages import actor, render_page, require_staff
@@ -37,7 +39,6 @@ from notes_service.web.plan_form import (
     plan_payload,
 )
 from notes_service.web.queries import next_expected_visit, plan_week
-from notes_service.web.views import open_flags
 
 bp = Blueprint("plans", __name__)
 bp.before_request(require_staff)
@@ -99,12 +100,13 @@ def detail(plan_id: int):
                 first.setdefault((m.measure, m.side), m.value)
                 latest[(m.measure, m.side)] = (m.value, note.visit_date)
     last_visit = notes[-1].visit_date if notes else None
+    reports = [r for r in list_reports(user, plan.patient_id) if r.plan_id == plan.id]
     return render_page(
         "plans/detail.html", plan=plan, patient=patient, notes=notes, keys=keys, cells=cells,
         first=first, latest=latest, week=plan_week(plan),
         next_visit=next_expected_visit(plan, last_visit), last_visit=last_visit,
-        can_write=user.is_clinician and on_care_team(user, plan.patient_id),
-        flags_by_plan=open_flags([plan]) if plan.status in ("active", "on_hold") else {})
+        can_write=user.is_clinician and on_care_team(user, plan.patient_id), reports=reports,
+        maintenance_form=FormState(), **progress_context([plan], focus=plan))
 
 
 @bp.route("/plans/<int:plan_id>/edit", methods=["GET", "POST"])

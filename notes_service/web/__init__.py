@@ -21,6 +21,8 @@ def register_web(app: Flask) -> None:
     from notes_service.extensions import login_manager
     from notes_service.patients import views as patient_views
     from notes_service.plans import views as plan_views
+    from notes_service.progress.views import register_progress_pages
+    from notes_service.reports import views as report_views
     from notes_service.visits import views as visit_views
     from notes_service.web import views  # noqa: F401  (routes on ``bp``)
     from notes_service.web.pages import register_page_helpers
@@ -29,6 +31,9 @@ def register_web(app: Flask) -> None:
     # No generic "please sign in" flash: the sign-in page says it, and an expired session has
     # its own, more useful, message (signed out for inactivity, note kept).
     login_manager.login_message = None
-    for blueprint in (auth_views.bp, bp, patient_views.bp, plan_views.bp, visit_views.bp):
+    for blueprint in (auth_views.bp, bp, patient_views.bp, plan_views.bp, visit_views.bp,
+                      report_views.bp):
         app.register_blueprint(blueprint)
+    register_progress_pages(app)
+    app.jinja_env.globals["report_links_for"] = report_views.report_links_for
     register_page_helpers(app)

@@ -20,12 +20,13 @@ FLAG_PROVIDER = "notes_service.plan_flags"
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
-def open_flags(plans) -> dict:
+def open_flags(plans, progress: dict | None = None) -> dict:
     """Open progress flags per plan id, most severe first.
 
     ``plans`` must have their goals loaded. The flags come from the progress engine
-    (:func:`notes_service.progress.services.caseload_progress`) unless a provider is registered
-    under :data:`FLAG_PROVIDER`.
+    (:func:`notes_service.progress.services.caseload_progress`, one batched computation for all
+    the plans; ``progress`` when the page computed it already) unless a provider is
+    registered under :data:`FLAG_PROVIDER`.
     """
     plans = [p for p in plans if p.status in ("active", "on_hold")]
     if not plans:
@@ -34,12 +35,13 @@ def open_flags(plans) -> dict:
     if provider is not None:
         flags = provider(plans)
     else:
-        from notes_service.progress.services import caseload_progress
+        if progress is None:
+            from notes_service.progress.services import caseload_progress
 
-        user = actor()
-        flags = {plan_id: progress.flags
-                 for plan_id, progress in caseload_progress(user, plans).items()}
-        record_many(user, "read", "progress", sorted({p.patient_id for p in plans}))
+            user = actor()
+            progress = caseload_progress(user, plans)
+            record_many(user, "read", "progress", sorted({p.patient_id for p in plans}))
+        flags = {p.id: progress[p.id].flags for p in plans if p.id in progress}
     return {plan_id: sorted(items, key=lambda f: SEVERITY_ORDER.get(f.severity, 9))
             for plan_id, items in flags.items() if items}
 

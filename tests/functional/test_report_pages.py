@@ -1,7 +1,6 @@
 """The signed-in PDF download and the reports list partial the patient page includes.
 
-The reports blueprint is registered by the web app's wiring; here it is registered on an app
-of its own (the shared test app has already served requests, so it takes no new blueprint).
+The reports blueprint is registered by the web app's wiring (``register_web``).
 """
 
 from __future__ import annotations
@@ -11,17 +10,13 @@ import hashlib
 import pytest
 from flask import render_template
 
-from conftest import PASSWORD, make_app
+from conftest import PASSWORD
 from test_reports_api import build_plan, create_report
 
 
 @pytest.fixture
-def web_app(database_url):
-    from notes_service.reports.views import bp
-
-    application = make_app(database_url)
-    application.register_blueprint(bp)
-    return application
+def web_app(app):
+    return app
 
 
 def signed_in(web_app, account):
