@@ -6,7 +6,9 @@ these fixtures depends on ``app``, so the rolled-back-transaction isolation of t
 stays out of the way. One Chromium (Debian's, never a downloaded one) serves the whole session.
 
 This is not a ``conftest.py`` on purpose: the other suites ``from conftest import ...`` the
-top-level one, and a second ``conftest`` module would shadow it.
+top-level one, and a second ``conftest`` module would shadow it. Each test module imports the
+fixtures, so pytest sees one session fixture per module: :class:`_Shared` keeps a single live
+server and a single Chromium for all of them (two Playwright instances in one thread fail).
 """
 
 from __future__ import annotations
@@ -36,9 +38,41 @@ class LiveServer:
     colleague: str
 
 
+class _Shared:
+    """One instance of a session resource for every module that imports its fixture.
+
+    ``start`` returns ``(value, stop)``; the first user starts it, the last one stops it.
+    """
+
+    def __init__(self):
+        self.value = None
+        self.stop = None
+        self.users = 0
+
+    def use(self, start):
+        if self.users == 0:
+            self.value, self.stop = start()
+        self.users += 1
+        try:
+            yield self.value
+        finally:
+            self.users -= 1
+            if self.users == 0:
+                stop, self.value, self.stop = self.stop, None, None
+                stop()
+
+
+_SERVER = _Shared()
+_CHROMIUM = _Shared()
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """The app served over HTTP from a thread, on a freshly migrated SQLite file."""
+    yield from _SERVER.use(lambda: _start_server(tmp_path_factory))
+
+
+def _start_server(tmp_path_factory):
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
@@ -66,15 +100,16 @@ def live_server(tmp_path_factory):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, "pat@clinic.test",
-                         "cole@clinic.test")
-    finally:
+
+    def stop():
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
         with app.app_context():
             db.engine.dispose()
+
+    return LiveServer(f"http://127.0.0.1:{server.server_port}", app, "pat@clinic.test",
+                      "cole@clinic.test"), stop
 
 
 @pytest.fixture(scope="session")
@@ -82,14 +117,22 @@ def chromium():
     """One headless Debian Chromium for the whole session."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
+    yield from _CHROMIUM.use(_start_chromium)
+
+
+def _start_chromium():
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+
+    def stop():
         browser.close()
+        playwright.stop()
+
+    return browser, stop
 
 
 @pytest.fixture
