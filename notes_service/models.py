@@ -11,6 +11,7 @@ from notes_service.outcomes.models import (  # noqa: F401  (tables for Alembic)
 )
 from notes_service.patients.models import Patient, care_team
 from notes_service.plans.models import Goal, PlanOfCare
+from notes_service.portal.models import DiaryEntry, PortalInvitation  # noqa: F401
 from notes_service.reports.models import ProgressReport  # noqa: F401
 from notes_service.security.models import (  # noqa: F401  (tables for Alembic)
     BreakGlassGrant,

@@ -1,0 +1,2 @@
+"""The patient portal: invitations, the patient's own progress in plain language, and the pain
+diary."""
