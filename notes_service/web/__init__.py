@@ -21,6 +21,7 @@ def register_web(app: Flask) -> None:
     from notes_service.extensions import login_manager
     from notes_service.patients import views as patient_views
     from notes_service.plans import views as plan_views
+    from notes_service.portal import views as portal_views
     from notes_service.progress.views import register_progress_pages
     from notes_service.reports import views as report_views
     from notes_service.visits import views as visit_views
@@ -36,4 +37,5 @@ def register_web(app: Flask) -> None:
         app.register_blueprint(blueprint)
     register_progress_pages(app)
     app.jinja_env.globals["report_links_for"] = report_views.report_links_for
+    app.register_blueprint(portal_views.bp)
     register_page_helpers(app)

@@ -131,7 +131,8 @@ def layout_context() -> dict:
             if user.is_clinician:
                 items.append(("web.caseload_page", "My caseload"))
         else:
-            items = [("web.home", "My plan")]
+            items = [("web.home", "My plan"), ("portal.diary", "Pain diary"),
+                     ("portal.visits", "Visits")]
     return {
         "clinic_name": current_app.config["CLINIC_NAME"],
         "nav_items": items,

@@ -7,11 +7,10 @@ from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from notes_service.audit.services import record_many
-from notes_service.patients.services import list_patients, read_patient
-from notes_service.plans.services import list_plans
+from notes_service.patients.services import list_patients
 from notes_service.web import bp
 from notes_service.web.pages import actor, render_page
-from notes_service.web.queries import caseload, clinic_rows, latest_values, patient_notes
+from notes_service.web.queries import caseload, clinic_rows
 
 #: ``app.extensions`` key of a callable ``plans -> {plan_id: [flag, ...]}`` (the progress
 #: engine registers it); without one, the caseload shows its "no open flags" state.
@@ -85,12 +84,6 @@ def _clinic_page():
 
 
 def _patient_page():
-    user = actor()
-    if user.patient_id is None:
-        abort(404)
-    patient = read_patient(user, user.patient_id)
-    plans = list_plans(user, patient.id)
-    notes = patient_notes(user, patient.id, signed_only=True)
-    return render_page("home/patient.html", patient=patient, plans=plans, notes=notes,
-                       latest=latest_values(notes),
-                       show_assessment=current_app.config.get("PORTAL_SHOWS_ASSESSMENT"))
+    from notes_service.portal.views import home_page
+
+    return home_page()  # the portal home, written for the patient

@@ -116,7 +116,7 @@ def test_patient_lands_on_their_plan_and_signed_home_programme(app, client, prac
     assert "Hello, Ana" in html
     assert "Walk 15 minutes daily." in html
     assert "Draft instructions" not in html
-    assert "aim for at most" in html  # the pain goal in plain language
+    assert "Pain at most 2 out of 10" in html  # the pain goal in plain language
     assert client.get(f"/patients/{chart.patient_id}").status_code == 403
 
 
