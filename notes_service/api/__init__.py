@@ -228,6 +228,7 @@ def register_api(app: Flask) -> None:
     from notes_service.outcomes import api as _outcomes_api  # noqa: F401
     from notes_service.patients import api as _patients_api  # noqa: F401
     from notes_service.plans import api as _plans_api  # noqa: F401
+    from notes_service.portal import api as _portal_api  # noqa: F401
     from notes_service.progress import api as _progress_api  # noqa: F401
     from notes_service.reports import api as _reports_api  # noqa: F401
     from notes_service.security import api as _security_api  # noqa: F401

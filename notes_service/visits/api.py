@@ -1,11 +1,13 @@
 """Visit-note routes of the JSON API."""
 
-from flask import g
+from flask import g, jsonify
 
 from notes_service.api import api_route, load_json
+from notes_service.portal.rules import assessment_visible_to
 from notes_service.visits import services
 from notes_service.visits.schemas import (
     AddendumInputSchema,
+    PatientVisitSchema,
     SignSchema,
     VisitInputSchema,
     VisitSchema,
@@ -26,16 +28,24 @@ def create_visit(plan_id):
     return services.record_visit_note(g.actor, plan_id, data)
 
 
+def _as_read_by_actor(result, many: bool = False):
+    """Notes as dumped for the actor: a patient gets ``assessment`` null unless the clinic
+    shares it (``PORTAL_SHOWS_ASSESSMENT``)."""
+    if assessment_visible_to(g.actor):
+        return result
+    return jsonify(PatientVisitSchema(many=many).dump(result))
+
+
 @api_route("/plans/<int:plan_id>/visits", summary="List a plan's visit notes", tag="visits",
            response=VisitSchema, many=True, errors=(401, 404))
 def list_visits(plan_id):
-    return services.list_visits(g.actor, plan_id)
+    return _as_read_by_actor(services.list_visits(g.actor, plan_id), many=True)
 
 
 @api_route("/visits/<int:visit_id>", summary="Read a visit note", tag="visits",
            response=VisitSchema, errors=(401, 404))
 def get_visit(visit_id):
-    return services.read_visit(g.actor, visit_id)
+    return _as_read_by_actor(services.read_visit(g.actor, visit_id))
 
 
 @api_route("/visits/<int:visit_id>", "PATCH", summary="Change a draft note", tag="visits",

@@ -228,7 +228,9 @@ class VisitSchema(InputSchema):
     author = fields.Nested(UserSummarySchema)
     subjective = fields.String()
     objective = fields.String()
-    assessment = fields.String()
+    assessment = fields.String(allow_none=True, metadata={
+        "description": "Null for patient users unless the clinic shares assessments "
+                       "(PORTAL_SHOWS_ASSESSMENT)."})
     plan = fields.String(attribute="plan_text")
     interventions = fields.List(fields.String())
     home_programme = fields.String()
@@ -243,3 +245,10 @@ class VisitSchema(InputSchema):
     version = fields.Integer()
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+
+
+class PatientVisitSchema(VisitSchema):
+    """A visit note as a patient reads it where the clinic keeps assessments to clinicians:
+    the same contract, with ``assessment`` null."""
+
+    assessment = fields.Constant(None, allow_none=True)

@@ -115,7 +115,9 @@ def test_patient_user_reads_their_own_record(portal, chart):
     assert [p["id"] for p in me.get(f"/api/v1/patients/{chart.patient['id']}/plans")
             .get_json()] == [chart.plan["id"]]
     assert me.get(f"/api/v1/plans/{chart.plan['id']}").get_json() == chart.plan
-    assert me.get(f"/api/v1/visits/{chart.signed['id']}").get_json() == chart.signed
+    # the assessment stays with clinicians unless the clinic sets PORTAL_SHOWS_ASSESSMENT
+    assert me.get(f"/api/v1/visits/{chart.signed['id']}").get_json() == {
+        **chart.signed, "assessment": None}
 
 
 def test_patient_user_sees_only_signed_notes(portal, chart):
