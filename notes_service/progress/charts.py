@@ -30,8 +30,10 @@ import matplotlib
 from matplotlib import colors as mcolors
 from matplotlib import dates as mdates
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FixedLocator, MultipleLocator
 
 from notes_service.catalog import MEASURES, Measure
@@ -438,16 +440,66 @@ def _header(fig: Figure, mp: MeasureProgress, plan_start: date, plan_end: date,
     else:
         title = _title(mp)
     left = _pt_x(fig, 14)
-    fig.text(left, 1 - _pt_y(fig, 9), title, fontsize=12.5, fontweight="bold", va="top",
+    status = _status_word(mp, patient_friendly)
+    # Narrow charts (a phone) keep the title clear of the status badge and the subtitle inside
+    # the image: shorten, then shrink, then cut with an ellipsis. Wide charts are unchanged.
+    width_pt = fig.get_figwidth() * 72
+    title_room = width_pt - 28 - (_text_width(status, 9, "bold") + 8) - 10
+    title, size = _fit_title(title, title_room)
+    fig.text(left, 1 - _pt_y(fig, 9), title, fontsize=size, fontweight="bold", va="top",
              color=_INK)
-    fig.text(left, 1 - _pt_y(fig, 27), _subtitle(mp, plan_start, plan_end, patient_friendly),
+    fig.text(left, 1 - _pt_y(fig, 27),
+             _fit_parts(_subtitle_parts(mp, plan_start, plan_end, patient_friendly),
+                        width_pt - 28, 8.5),
              fontsize=8.5, va="top", color=_MUTED)
-    _badge(fig.text(1 - _pt_x(fig, 14), 1 - _pt_y(fig, 10), _status_word(mp, patient_friendly),
+    _badge(fig.text(1 - _pt_x(fig, 14), 1 - _pt_y(fig, 10), status,
                     ha="right", va="top", fontsize=9), mp.status)
 
 
-def _subtitle(mp: MeasureProgress, plan_start: date, plan_end: date,
-              patient_friendly: bool) -> str:
+_TEXT_TO_PATH = TextToPath()
+
+
+def _text_width(text: str, size: float, weight: str = "normal") -> float:
+    """Width of ``text`` in points, in the charts' font (no renderer needed)."""
+    prop = FontProperties(family=_RC["font.family"], size=size, weight=weight)
+    return _TEXT_TO_PATH.get_text_width_height_descent(text, prop, ismath=False)[0]
+
+
+def _ellipsize(text: str, room: float, size: float, weight: str = "normal") -> str:
+    if _text_width(text, size, weight) <= room:
+        return text
+    while len(text) > 1 and _text_width(text.rstrip() + "…", size, weight) > room:
+        text = text[:-1]
+    return text.rstrip(" ,·(—") + "…"
+
+
+def _fit_title(title: str, room: float) -> tuple[str, float]:
+    """The title and its font size, fitted into ``room`` points."""
+    candidates = [title]
+    if " (" in title:  # a scale hint in brackets: the axis label carries it too
+        candidates.append(re.sub(r" \([^)]*\)", "", title))
+    for size in (12.5, 12, 11.5, 11):
+        for text in candidates:
+            if _text_width(text, size, "bold") <= room:
+                return text, size
+    return _ellipsize(candidates[-1], room, 11, "bold"), 11
+
+
+def _fit_parts(parts: list[str], room: float, size: float) -> str:
+    """Join subtitle parts, dropping trailing ones (then cutting) until they fit."""
+    parts = list(parts)
+    while len(parts) > 1 and _text_width(_join_parts(parts), size) > room:
+        parts.pop()
+    return _ellipsize(_join_parts(parts), room, size)
+
+
+def _join_parts(parts: list[str]) -> str:
+    text = "  ·  ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+def _subtitle_parts(mp: MeasureProgress, plan_start: date, plan_end: date,
+                    patient_friendly: bool) -> list[str]:
     m = mp.catalog
     fmt = m.format_value
     parts = []
@@ -464,8 +516,7 @@ def _subtitle(mp: MeasureProgress, plan_start: date, plan_end: date,
         parts.append(goal[:1].lower() + goal[1:])
     parts.append(("treatment plan " if patient_friendly else "plan of care ")
                  + _date_span(plan_start, plan_end) + " (shaded)")
-    text = "  ·  ".join(parts)
-    return text[:1].upper() + text[1:]
+    return parts
 
 
 def _highlight_window(ax, mp: MeasureProgress, patient_friendly: bool,
