@@ -3,7 +3,15 @@ request-level database retry: the promises of SECURITY.md."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+
+def refuse_large_bodies():
+    """413 for a declared body over ``MAX_CONTENT_LENGTH``."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge()
 
 
 def register_security(app: Flask) -> None:
@@ -14,6 +22,9 @@ def register_security(app: Flask) -> None:
     from notes_service.audit import views as audit_views
     from notes_service.security import headers, retry, views
 
+    # First of all hooks: a body larger than MAX_CONTENT_LENGTH is refused before any work,
+    # whatever the route (Werkzeug alone refuses it only when a view reads the body).
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_large_bodies)
     app.register_blueprint(views.bp)
     app.register_blueprint(audit_views.bp)
     headers.register_headers(app)
