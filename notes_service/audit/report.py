@@ -19,7 +19,7 @@ from notes_service.auth.models import User
 from notes_service.errors import Forbidden
 from notes_service.extensions import db
 from notes_service.security.models import BreakGlassGrant
-from notes_service.validation import InputSchema, id_field
+from notes_service.validation import MAX_ID, InputSchema
 
 #: sort parameter → columns (the id breaks ties, so pages never overlap).
 SORT_KEYS = {
@@ -39,8 +39,9 @@ CSV_HEADER = ("id", "at_utc", "user_id", "user", "patient_id", "kind", "action",
 class AuditQuerySchema(InputSchema):
     """Filters, sort and page of the audit report (query string)."""
 
-    user_id = id_field()
-    patient_id = id_field()
+    # Query strings are text: whole numbers written in it are accepted ("12", not "12.0").
+    user_id = fields.Integer(strict=False, validate=validate.Range(1, MAX_ID))
+    patient_id = fields.Integer(strict=False, validate=validate.Range(1, MAX_ID))
     action = fields.String(validate=validate.Regexp(r"^[a-z_]{1,20}$",
                                                     error="Not a known action."))
     kind = fields.String(validate=validate.Regexp(r"^[a-z_]{1,20}$", error="Not a known kind."))
