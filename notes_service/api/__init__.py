@@ -167,6 +167,8 @@ def build_spec() -> dict:
         if op.auth:
             operation["security"] = [{"bearer": []}]
         codes = op.errors
+        if "{" in path:  # a path value outside its pattern or choices matches no route
+            codes = tuple(sorted({*codes, 404}))
         if op.body is not None:
             body = op.body(partial=op.partial) if op.partial else op.body
             operation["requestBody"] = {"required": True, "content": {
@@ -177,10 +179,10 @@ def build_spec() -> dict:
             operation["responses"][str(op.status)] = {
                 "description": "Success", "content": {op.media_type: {"schema": schema}}}
         elif op.media_type != "application/json":
+            body_schema = ({"type": "object"} if op.media_type.endswith("json")
+                           else {"type": "string", "format": "binary"})
             operation["responses"][str(op.status)] = {
-                "description": "Success",
-                "content": {op.media_type: {"schema": {"type": "string",
-                                                       "format": "binary"}}}}
+                "description": "Success", "content": {op.media_type: {"schema": body_schema}}}
         else:
             operation["responses"][str(op.status)] = {"description": "Success"}
         for code in codes:
