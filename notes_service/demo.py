@@ -181,6 +181,23 @@ def seed_demo(if_empty: bool = False) -> list[tuple[str, str, str]] | None:
     return logins
 
 
+def visit_values(pain: float, post_pain: float, slr: float, slr_post: float,
+                 side: str) -> list[tuple[str, str | None, str, float]]:
+    """One sciatica visit's measures (measure, side, phase, value), test and retest.
+
+    The affected side's straight-leg raise is retested after treatment; the other side is the
+    comparison; lumbar flexion follows the nerve's mobility. Shared by the demo and seed-scale.
+    """
+    other = "left" if side == "right" else "right"
+    return [("pain", None, "pre", pain), ("pain", None, "post", post_pain),
+            ("pain_worst", None, "pre", min(10, pain + 2)),
+            ("pain_best", None, "pre", max(0, pain - 2)),
+            ("slr", side, "pre", slr), ("slr", side, "post", slr_post),
+            ("slr", other, "pre", min(85, slr + 25)),
+            ("lumbar_flexion", None, "pre", round(min(60, 20 + slr / 3))),
+            ("lumbar_flexion", None, "post", round(min(60, 24 + slr / 3)))]
+
+
 def _add_visit(plan: PlanOfCare, owner: User, course: Course, index: int, visit_date, side: str,
                is_draft: bool, rng: random.Random) -> VisitNote:
     """Add one visit's note with pre/post measures that follow the course."""
@@ -211,13 +228,7 @@ def _add_visit(plan: PlanOfCare, owner: User, course: Course, index: int, visit_
         status="draft" if is_draft else "signed",
         created_at=datetime.combine(visit_date, time(15, 30), UTC),
     )
-    values = [("pain", None, "pre", pain), ("pain", None, "post", post_pain),
-              ("pain_worst", None, "pre", min(10, pain + 2)),
-              ("pain_best", None, "pre", max(0, pain - 2)),
-              ("slr", side, "pre", slr), ("slr", side, "post", slr_post),
-              ("slr", other, "pre", min(85, slr + 25)),
-              ("lumbar_flexion", None, "pre", round(min(60, 20 + slr / 3))),
-              ("lumbar_flexion", None, "post", round(min(60, 24 + slr / 3)))]
+    values = visit_values(pain, post_pain, slr, slr_post, side)
     note.questionnaires = []
     if index % 4 == 0:
         items = _odi_items(pain, rng)

@@ -21,6 +21,7 @@ from werkzeug.security import generate_password_hash
 from notes_service.auth.models import User
 from notes_service.catalog import ICD10_CODES
 from notes_service.clock import clinic_today
+from notes_service.demo import visit_values
 from notes_service.extensions import db
 from notes_service.outcomes.summary import refresh_summaries
 from notes_service.patients.models import Patient, care_team
@@ -273,13 +274,7 @@ def _plan(rows: dict, rng: random.Random, ids: _Ids, patient_id: int, owner: int
             "signed_by_id": None if draft else owner,
             "signed_at": None if draft else created + timedelta(hours=2),
             "copied_from_id": None, "created_at": created, "updated_at": created, "version": 1})
-        measures = [("pain", None, "pre", pain), ("pain", None, "post", post_pain),
-                    ("pain_worst", None, "pre", min(10, pain + 2)),
-                    ("pain_best", None, "pre", max(0, pain - 2)),
-                    ("slr", side, "pre", slr), ("slr", side, "post", slr_post),
-                    ("slr", other, "pre", min(85, slr + 25)),
-                    ("lumbar_flexion", None, "pre", round(min(60, 20 + slr / 3))),
-                    ("lumbar_flexion", None, "post", round(min(60, 24 + slr / 3)))]
+        measures = visit_values(pain, post_pain, slr, slr_post, side)
         if index % 4 == 0 or index == len(offsets) - 1:
             measures.append(("odi", None, "pre",
                              2 * round(_clamp(pain * 3 + rng.gauss(0, 2), 0, 50))))
