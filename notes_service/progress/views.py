@@ -17,6 +17,7 @@ from marshmallow import ValidationError
 
 from notes_service.access import require_clinical_write
 from notes_service.audit.services import record_many
+from notes_service.errors import Conflict
 from notes_service.extensions import db, login_manager
 from notes_service.patients.services import read_patient
 from notes_service.plans.models import PlanOfCare
@@ -105,6 +106,9 @@ def maintenance(plan_id: int):
         flash(f"This plan is a maintenance plan since {plan.maintenance_since:%d %b %Y}.",
               "info")
         return redirect(url_for("plans.detail", plan_id=plan.id))
+    if plan.status != "active":
+        raise Conflict(f"The plan is {plan.status.replace('_', ' ')}: only an active plan can "
+                       "become a maintenance plan.")
     form = FormState.from_request() if request.method == "POST" else FormState()
     status = 200
     if request.method == "POST":

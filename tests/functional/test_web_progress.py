@@ -367,6 +367,18 @@ def test_maintenance_flow_stops_the_plateau_flag(web, app, practitioner, audit_l
     assert again.status_code == 302  # already one: says so and changes nothing
 
 
+def test_only_an_active_plan_becomes_a_maintenance_plan(web, app, practitioner):
+    chart = plateau_chart(app, practitioner)
+    assert web.post(f"/plans/{chart.plan_id}/discharge", data={
+        "reason": "goals_met", "discharge_date": (chart.start + timedelta(days=17)).isoformat(),
+    }).status_code == 302
+    response = web.get(f"/plans/{chart.plan_id}/maintenance")
+    assert response.status_code == 409
+    assert "only an active plan can become a maintenance plan" in response.get_data(as_text=True)
+    assert web.post(f"/plans/{chart.plan_id}/maintenance",
+                    data={"reason": "Too late."}).status_code == 409
+
+
 def test_maintenance_needs_write_access(web, other_web, director_web, app, practitioner):
     chart = plateau_chart(app, practitioner)
     url = f"/plans/{chart.plan_id}/maintenance"
