@@ -83,8 +83,9 @@ def check_sqlite_file(path: Path, expected_revision: str | None = None) -> str |
             found = revision[0] if revision else "none"
             return (f"schema version {found}, this service is at {expected_revision}: restore "
                     "it with the version of the service that wrote it, then upgrade")
-    except sqlite3.DatabaseError as exc:
-        return f"not a SQLite database: {exc}"
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        # A damaged schema page can make even SQLite's error message undecodable.
+        return f"not a SQLite database, or a damaged one: {str(exc)[:200]!r}"
     finally:
         connection.close()
     return None
