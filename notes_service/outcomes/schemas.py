@@ -259,6 +259,16 @@ class WorklistItemSchema(Schema):
     message = fields.String()
 
 
+class BreakGlassItemSchema(Schema):
+    """An open break-glass grant, on the director's worklist."""
+
+    patient = fields.Nested(NamedSchema)
+    practitioner = fields.Nested(NamedSchema)
+    reason = fields.String()
+    granted_at = fields.AwareDateTime()
+    expires_at = fields.AwareDateTime()
+
+
 class WorklistSchema(Schema):
     """Open items: counts over the whole scope and one page of items."""
 
@@ -269,6 +279,8 @@ class WorklistSchema(Schema):
     limit = fields.Integer()
     offset = fields.Integer()
     items = fields.List(fields.Nested(WorklistItemSchema))
+    break_glass = fields.List(fields.Nested(BreakGlassItemSchema), metadata={
+        "description": "Directors: open break-glass grants (records read off the care team)."})
 
 
 class AcknowledgeSchema(InputSchema):

@@ -272,7 +272,22 @@ def compute_worklist(actor: User, query: WorklistQuery) -> dict:
                         for pid, n in unsigned.items()),
                        key=lambda u: (-u["count"], u["practitioner"]["name"]))},
         "type": query.type, "limit": query.limit, "offset": query.offset, "items": items,
+        "break_glass": _break_glass_items(actor),
     }
+
+
+def _break_glass_items(actor: User) -> list[dict]:
+    """Open break-glass grants, for a director: who opened which record off their care team,
+    why, and until when (notes_service.security.break_glass)."""
+    if actor.role != "director":
+        return []
+    from notes_service.security.break_glass import active_break_glass
+
+    return [{"patient": {"id": g.patient_id,
+                         "name": f"{g.patient.given_name} {g.patient.family_name}"},
+             "practitioner": {"id": g.user_id, "name": g.user.name}, "reason": g.reason,
+             "granted_at": g.granted_at, "expires_at": g.expires_at}
+            for g in active_break_glass()]
 
 
 def worklist_for(actor: User, query: WorklistQuery) -> dict:

@@ -219,3 +219,19 @@ def test_the_csv_is_spreadsheet_safe(app, client, director_web):
     assert "unknown account =cmd@example.org" in text
     for row in csv.reader(io.StringIO(text.lstrip("\ufeff"))):
         assert not any(cell.startswith(("=", "+", "@")) for cell in row)
+
+
+def test_open_grants_are_on_the_directors_worklist(app, clinic, as_account, other_practitioner,
+                                                  director, director_web, practitioner):
+    patient = clinic.patient(given_name="Wanda", family_name="Worklist")
+    as_account(other_practitioner).post(f"/api/v1/patients/{patient['id']}/break-glass",
+                                        json={"reason": REASON})
+    body = as_account(director).get("/api/v1/worklist").get_json()
+    [item] = body["break_glass"]
+    assert (item["practitioner"]["name"], item["patient"]["id"], item["reason"]) == (
+        "Olly Other", patient["id"], REASON)
+    page = director_web.get("/worklist").get_data(as_text=True)
+    assert "Emergency (break-glass) access open now" in page and REASON in page
+    assert as_account(practitioner).get("/api/v1/worklist").get_json()["break_glass"] == []
+    expire_grants(app)
+    assert as_account(director).get("/api/v1/worklist").get_json()["break_glass"] == []
