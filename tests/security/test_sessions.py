@@ -230,3 +230,9 @@ def test_ping_keeps_a_session_alive(app, web, practitioner):
     assert web.post("/session/ping").status_code == 200
     shift_sessions(app, practitioner.id, last_seen_at=timedelta(minutes=10))
     assert signed_in(web)  # ten minutes after the ping: still within 15
+
+
+def test_every_page_links_to_the_password_change(web, director_web):
+    assert 'href="/account/password"' in web.get("/patients/").get_data(as_text=True)
+    page = director_web.get("/").get_data(as_text=True)
+    assert 'href="/audit/"' in page and 'href="/account/password"' in page
