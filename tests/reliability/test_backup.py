@@ -96,18 +96,36 @@ def test_restore_refuses_what_is_not_a_sound_backup(tmp_path, make_file, message
         assert _digests(application) == before
 
 
+def _damage_page(path, index_name: str) -> None:
+    """Overwrite the cells of one index page: the schema still reads, the index is broken."""
+    with sqlite3.connect(path) as copy:
+        page_size = copy.execute("PRAGMA page_size").fetchone()[0]
+        root = copy.execute("SELECT rootpage FROM sqlite_master WHERE name = ?",
+                            (index_name,)).fetchone()[0]
+    data = bytearray(path.read_bytes())
+    start = (root - 1) * page_size
+    data[start + 16:start + page_size] = b"\xa5" * (page_size - 16)
+    path.write_bytes(bytes(data))
+
+
 def test_restore_refuses_a_corrupted_backup(tmp_path):
     with app_on(f"sqlite:///{tmp_path / 'live.db'}") as application:
         _fill(application)
         backup = tmp_path / "b.db"
         assert _run(application, "backup", str(backup)).exit_code == 0
-        data = bytearray(backup.read_bytes())
-        page = 4096
-        for offset in range(2 * page + 100, len(data) - page, page * 3):
-            data[offset:offset + 64] = b"\xff" * 64  # damage pages in the middle
         corrupt = tmp_path / "corrupt.db"
-        corrupt.write_bytes(bytes(data))
+        corrupt.write_bytes(backup.read_bytes())
+        _damage_page(corrupt, "ix_audit_events_patient_at")
         before = _digests(application)
+        result = _run(application, "restore", str(corrupt), "--yes")
+        assert result.exit_code == 1, result.output
+        assert "integrity check failed" in result.stderr
+        assert _digests(application) == before
+        # A file damaged anywhere else is refused too.
+        data = bytearray(backup.read_bytes())
+        for offset in range(2 * 4096 + 100, len(data) - 4096, 4096 * 3):
+            data[offset:offset + 64] = b"\xff" * 64
+        corrupt.write_bytes(bytes(data))
         result = _run(application, "restore", str(corrupt), "--yes")
         assert result.exit_code == 1 and "Refusing to restore" in result.stderr
         assert _digests(application) == before
