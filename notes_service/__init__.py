@@ -20,6 +20,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     register_extensions(app)
     register_blueprints(app)
+    register_health(app)
     from notes_service.errors import register_error_handlers
 
     register_error_handlers(app)
@@ -52,3 +53,14 @@ def register_blueprints(app: Flask) -> None:
     register_api(app)
     register_web(app)
     app.register_blueprint(outcomes_pages)
+
+
+def register_health(app: Flask) -> None:
+    """Add ``GET /healthz``: no session, no token, no database, for load balancers.
+
+    It is also the benchmarks' floor: the cheapest JSON answer the app can give.
+    """
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
