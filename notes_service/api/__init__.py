@@ -99,12 +99,15 @@ def api_route(rule: str, method: str = "GET", *, summary: str, tag: str,
 
     def decorator(view):
         endpoint = view.__name__
+        # Built once: a schema per request rebuilds its nested schemas at every dump.
+        dumper = response(many=many) if response is not None else None
+        query_loader = query() if query is not None else None
 
         @functools.wraps(view)
         def wrapper(**kwargs):
             g.actor = authenticate_bearer() if auth else None
-            if query is not None:
-                kwargs["query"] = query().load(request.args.to_dict())
+            if query_loader is not None:
+                kwargs["query"] = query_loader.load(request.args.to_dict())
             if body is not None and load_body:
                 kwargs["data"] = load_json(body(partial=partial))
             result = view(**kwargs)
@@ -114,7 +117,7 @@ def api_route(rule: str, method: str = "GET", *, summary: str, tag: str,
             code = status
             if isinstance(result, tuple):
                 result, code = result
-            payload = response(many=many).dump(result) if response is not None else result
+            payload = dumper.dump(result) if dumper is not None else result
             db.session.commit()
             return jsonify(payload), code
 
