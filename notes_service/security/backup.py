@@ -70,9 +70,12 @@ def check_sqlite_file(path: Path, expected_revision: str | None = None) -> str |
     except sqlite3.Error as exc:
         return f"cannot open {path}: {exc}"
     try:
-        result = connection.execute("PRAGMA integrity_check").fetchall()
+        try:
+            result = connection.execute("PRAGMA integrity_check").fetchall()
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            result = [(f"{exc}"[:200],)]
         if result != [("ok",)]:
-            return "integrity check failed: " + "; ".join(r[0] for r in result[:5])
+            return "integrity check failed: " + "; ".join(str(r[0]) for r in result[:5])
         tables = {r[0] for r in connection.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         missing = REQUIRED_TABLES - tables

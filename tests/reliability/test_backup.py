@@ -81,7 +81,7 @@ def test_backup_refuses_to_overwrite(tmp_path):
 
 
 @pytest.mark.parametrize("make_file, message", [
-    (lambda p: p.write_text("not a database at all"), "not a SQLite database"),
+    (lambda p: p.write_text("not a database at all"), "file is not a database"),
     (lambda p: sqlite3.connect(p).execute("CREATE TABLE other (x)").connection.commit(),
      "not a notes_service database"),
 ])
