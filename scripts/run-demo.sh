@@ -9,4 +9,4 @@ export FLASK_APP=notes_service
 host=${HOST:-127.0.0.1}
 port=${PORT:-5000}
 echo "Open http://$host:$port/ and sign in with one of the demo logins above."
-exec .venv/bin/gunicorn --bind "$host:$port" --workers 2 --preload --access-logfile - wsgi:app
+exec .venv/bin/gunicorn -c gunicorn.conf.py --bind "$host:$port" --workers 2 --access-logfile - wsgi:app
