@@ -1,6 +1,11 @@
 """Benchmark the clinic outcomes and the worklist against the raw SQL they rest on.
 
     .venv/bin/python bench/run.py --patients 1000,10000
+    .venv/bin/python bench/run.py --suite all --patients 100,1000,10000   # and the paths
+
+``--suite paths`` (or ``all``) also runs :mod:`bench.paths` (issue 9: the everyday API and page
+routes under gunicorn against a trivial route, charts against a bare Figure, the caseload
+against its SQL); see ``bench/paths.py``.
 
 For each clinic size it builds (once) a synthetic clinic in ``bench/data/clinic-<N>.sqlite``
 with ``seed-scale``, then starts a fresh worker process that, against that database:
@@ -236,6 +241,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="run on this PostgreSQL server instead (one database per size, "
                              "e.g. postgresql://postgres@127.0.0.1:5432/postgres)")
     parser.add_argument("--markdown", action="store_true", help="print a README table")
+    parser.add_argument("--suite", choices=("outcomes", "paths", "all"), default="outcomes",
+                        help="outcomes and worklist (default), the paths of bench/paths.py, "
+                             "or both")
+    parser.add_argument("--duration", type=float, default=5.0,
+                        help="paths: seconds of each load run (default 5)")
+    parser.add_argument("--python-load", action="store_true",
+                        help="paths: the Python load generator even when wrk is installed")
     # Internal: the child processes that seed a clinic, and that measure it.
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
@@ -249,6 +261,23 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(work(args.database, args.repeat)))
         return 0
 
+    status = 0
+    if args.suite in ("outcomes", "all"):
+        status = outcomes(args)
+    if args.suite in ("paths", "all"):
+        if args.postgresql:
+            raise SystemExit("The paths suite runs on SQLite only.")
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import paths
+
+        paths.main(["--patients", args.patients, "--data-dir", str(args.data_dir),
+                    "--repeat", str(min(args.repeat, 20)), "--duration", str(args.duration),
+                    *(["--python-load"] if args.python_load else [])])
+    return status
+
+
+def outcomes(args) -> int:
+    """The outcomes and worklist benchmark (issue 5)."""
     args.data_dir.mkdir(parents=True, exist_ok=True)
     sizes = [int(n) for n in args.patients.split(",") if n.strip()]
     runs = {}

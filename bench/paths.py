@@ -1,0 +1,825 @@
+"""Benchmark the everyday paths of issue 9 against their floors, measured in the same run.
+
+    .venv/bin/python bench/paths.py --patients 100,1000,10000      # or: bench/run.py --suite all
+
+For each clinic size it reuses (or seeds) ``bench/data/clinic-<N>.sqlite`` and works on a copy
+of it, so the writes of a run never change the clinic. It then:
+
+1. adds a bench practitioner with a token and a signed-in session (through the sign-in form
+   and its CSRF token), a patient whose plan has 24 visits × 8 measures (12 measurements a
+   visit, through the API), a second plan to write to, and care-team places on other patients'
+   active plans up to 60 active plans;
+2. in a fresh process, measures what needs the inside of the app: statements per request
+   (list of 6 and of 24 visits; a chart's 304), a chart cache miss against the bare
+   ``matplotlib.figure.Figure`` render of the same series at the same size and format, and
+   the caseload's flags for the 60 plans against the raw SQL of the same statements;
+3. starts gunicorn (``gunicorn.conf.py``: sync workers, ``--preload``, warm-up render) on a free
+   loopback port and drives it with ``wrk`` (or, without wrk, a small Python load generator):
+   each route right after its floor, at c1 for p50 and at c8 for throughput. The floor of an
+   API or HTML route is ``GET /healthz``; of a chart hit or 304, the static file route.
+4. checks the first chart request after start against later ones, posts notes from 8 threads
+   and counts the rows written, and reads the workers' memory (RSS) at the end.
+
+``--markdown`` prints the tables for ``bench/README.md``. The exit status is 0 whatever the
+figures: CI only checks that the suite runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+HOST = "127.0.0.1"
+SECRET = "bench-secret-key-paths"
+PASSWORD = "bench-practitioner-2026"
+EMAIL = "bench.pt@scale.clinic"
+#: The plan's tracked measures: 8 series (slr on both sides).
+TRACKED = [("pain", None), ("pain_worst", None), ("pain_best", None), ("slr", "right"),
+           ("slr", "left"), ("lumbar_flexion", None), ("lumbar_extension", None),
+           ("hip_flexion", "right")]
+CASELOAD_PLANS = 60
+
+#: Row: (label, target text, the number the ratio is compared with, "le" or "ge").
+TARGETS = {
+    "list visits": ("p50 ≤ 5× trivial (c1); constant query count", 5.0, "le"),
+    "plan progress": ("p50 ≤ 8× trivial (c1)", 8.0, "le"),
+    "patient page": ("p50 ≤ 10× trivial (c1)", 10.0, "le"),
+    "chart 304": ("≥ 0.5× static-file throughput (c8); no series query", 0.5, "ge"),
+    "chart cache hit": ("≥ 0.5× static-file throughput (c8)", 0.5, "ge"),
+    "chart cache miss": ("≤ 1.2× bare Figure render", 1.2, "le"),
+    "save visit note": ("p50 ≤ 10× trivial (c1); zero lost writes at c8", 10.0, "le"),
+    "caseload flags": ("≤ 2× raw SQL of the same statements", 2.0, "le"),
+    "first request": ("pays no matplotlib import or font cache", 1.5, "le"),
+    "worker RSS": ("≤ 300 MB after all of the above (10,000 patients)", 300.0, "le"),
+}
+
+
+def _app(database: str):
+    os.environ["SECRET_KEY"] = SECRET
+    sys.path.insert(0, str(ROOT))
+    from notes_service import create_app
+    from notes_service.config import database_url
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": database_url(database)})
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+# --------------------------------------------------------------------------------------------
+# 1. The bench's own practitioner, patient, plans and session (in a child process)
+# --------------------------------------------------------------------------------------------
+
+def _measurements(i: int) -> list[dict]:
+    """12 measurements of visit ``i``: 8 measures before treatment, 4 of them after too."""
+    pain = max(0.0, 8 - i * 0.25)
+    return [
+        {"measure": "pain", "value": pain}, {"measure": "pain", "phase": "post",
+                                             "value": max(0.0, pain - 2)},
+        {"measure": "pain_worst", "value": min(10.0, pain + 2)},
+        {"measure": "pain_best", "value": max(0.0, pain - 2)},
+        {"measure": "slr", "side": "right", "value": 35 + i},
+        {"measure": "slr", "side": "right", "phase": "post", "value": 41 + i},
+        {"measure": "slr", "side": "left", "value": 70},
+        {"measure": "lumbar_flexion", "value": 30 + i}, {"measure": "lumbar_flexion",
+                                                         "phase": "post", "value": 33 + i},
+        {"measure": "lumbar_extension", "value": 10 + i // 3},
+        {"measure": "lumbar_extension", "phase": "post", "value": 12 + i // 3},
+        {"measure": "hip_flexion", "side": "right", "value": 90 + i},
+    ]
+
+
+def visit_body(day: date, i: int) -> dict:
+    return {"visit_date": day.isoformat(), "subjective": "Leg pain after sitting.",
+            "objective": "Measured as recorded.", "assessment": "Irritable sciatic nerve.",
+            "plan": "ART and nerve glides.", "interventions": ["art", "nerve_glides"],
+            "measurements": _measurements(i)}
+
+
+def setup(database: str) -> dict:
+    """Add the bench's practitioner, plans, token and session; return what the runs need."""
+    from sqlalchemy import func, insert, select
+
+    app = _app(database)
+    with app.app_context():
+        from notes_service.auth.models import User
+        from notes_service.auth.services import create_user, issue_token
+        from notes_service.clock import clinic_today
+        from notes_service.db_types import utcnow
+        from notes_service.extensions import db
+        from notes_service.patients.models import care_team
+        from notes_service.plans.models import PlanOfCare
+
+        user = create_user({"email": EMAIL, "name": "Bench Practitioner", "role": "practitioner",
+                            "credentials": "PT, DPT", "password": PASSWORD})
+        token, _ = issue_token(user, 12)
+        db.session.commit()
+        user_id = user.id
+        today = clinic_today()
+
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def call(method, url, body=None, expect=(200, 201)):
+        response = client.open(url, method=method, json=body, headers=headers)
+        assert response.status_code in expect, (url, response.status_code, response.get_json())
+        return response.get_json()
+
+    plans = {}
+    for name, visits in (("read", 24), ("write", 6)):
+        patient = call("POST", "/api/v1/patients", {
+            "given_name": "Bench", "family_name": f"Patient {name}", "birth_date": "1975-04-02"})
+        start = today - timedelta(days=7 * 12 - 1)
+        plan = call("POST", f"/api/v1/patients/{patient['id']}/plans", {
+            "start_date": start.isoformat(), "weeks": 12, "visits_per_week": 2,
+            "diagnosis_code": "M54.41", "side": "right",
+            "tracked_measures": [{"measure": m, "side": s} for m, s in TRACKED],
+            "goals": [{"measure": "pain", "target": 2},
+                      {"measure": "slr", "side": "right", "target": 70}]})
+        for i in range(visits):
+            day = start + timedelta(days=i * 7 * 12 // 24)
+            note = call("POST", f"/api/v1/plans/{plan['id']}/visits", visit_body(day, i))
+            call("POST", f"/api/v1/visits/{note['id']}/sign", {"version": note["version"]})
+        plans[name] = {"patient_id": patient["id"], "plan_id": plan["id"], "visits": visits}
+
+    with app.app_context():
+        # Care-team places on other patients' active plans, up to 60 active plans in all.
+        from notes_service.extensions import db
+
+        taken = {plans["read"]["patient_id"], plans["write"]["patient_id"]}
+        single = (select(PlanOfCare.patient_id).where(PlanOfCare.status == "active")
+                  .group_by(PlanOfCare.patient_id).having(func.count() == 1)
+                  .order_by(PlanOfCare.patient_id).limit(CASELOAD_PLANS - len(taken)))
+        others = [pid for pid in db.session.execute(single).scalars() if pid not in taken]
+        if others:
+            db.session.execute(insert(care_team), [
+                {"patient_id": pid, "user_id": user_id, "added_at": utcnow()}
+                for pid in others])
+        db.session.commit()
+        active = db.session.execute(
+            select(func.count(PlanOfCare.id)).join(
+                care_team, care_team.c.patient_id == PlanOfCare.patient_id)
+            .where(care_team.c.user_id == user_id, PlanOfCare.status == "active")).scalar()
+        patients = db.session.execute(select(func.count()).select_from(
+            select(User.id).where(User.role == "patient").subquery())).scalar()
+        del patients
+
+    # A signed-in browser session: the sign-in form with its CSRF token, as a browser does.
+    browser = app.test_client()
+    page = browser.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', page)
+    signed_in = browser.post("/login", data={"email": EMAIL, "password": PASSWORD,
+                                                   "csrf_token": csrf.group(1)})
+    assert signed_in.status_code == 302, signed_in.get_data(as_text=True)[:500]
+    cookie = browser.get_cookie("session").value
+    assert browser.get(f"/patients/{plans['read']['patient_id']}").status_code == 200
+    return {"token": token, "cookie": cookie, "user_id": user_id, "plans": plans,
+            "caseload_plans": active}
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Inside the app (a fresh process): statements, chart miss, caseload flags
+# --------------------------------------------------------------------------------------------
+
+class Statements:
+    """Record the SQL statements the engine runs while active."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        self.items: list[tuple[str, object]] = []
+        self.on = False
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn, cursor, statement, parameters, context, executemany):
+        if self.on:
+            self.items.append((statement, parameters))
+
+    def __enter__(self):
+        self.items, self.on = [], True
+        return self
+
+    def __exit__(self, *exc):
+        self.on = False
+
+
+def inside(database: str, fixture: dict, repeat: int) -> dict:
+    """Statements per request, chart miss vs bare Figure, caseload flags vs its raw SQL."""
+    import io
+
+    app = _app(database)
+    from notes_service.extensions import db
+
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {fixture['token']}"}
+    read, write = fixture["plans"]["read"], fixture["plans"]["write"]
+    with app.app_context():
+        statements = Statements(db.engine)
+    out: dict = {}
+
+    # Statements per request: the list of 6 and of 24 notes, a chart's 304.
+    for plan in (write, read):
+        url = f"/api/v1/plans/{plan['plan_id']}/visits"
+        assert client.get(url, headers=headers).status_code == 200
+        with statements:
+            response = client.get(url, headers=headers)
+        assert len(response.get_json()) == plan["visits"]
+        out[f"list_statements_{plan['visits']}"] = len(statements.items)
+    chart = f"/api/v1/plans/{read['plan_id']}/charts/pain.svg"
+    etag = client.get(chart, headers=headers).headers["ETag"]
+    with statements:
+        response = client.get(chart, headers={**headers, "If-None-Match": etag})
+    assert response.status_code == 304
+    out["statements_304"] = len(statements.items)
+    out["statements_304_read_series"] = sum(
+        1 for sql, _ in statements.items if "measurements" in sql.lower())
+
+    # Chart cache miss (the whole request, cache emptied) vs the bare Figure of the same series.
+    from matplotlib.figure import Figure
+
+    from notes_service.progress import charts
+    from notes_service.progress.chart_responses import CHART_CACHE
+
+    with app.app_context():
+        from notes_service.auth.models import User
+        from notes_service.progress import services
+
+        actor = db.session.get(User, fixture["user_id"])
+        plan, progress = services.plan_progress_for(actor, read["plan_id"])
+        mp = next(m for m in progress.measures if m.measure == "pain")
+        days = [p.day for p in mp.points]
+        pre = [p.pre for p in mp.points]
+        post = [p.post for p in mp.points]
+        plan_start, plan_end = plan.start_date, plan.end_date
+        db.session.rollback()
+
+    def bare(fmt):
+        fig = Figure(figsize=(8, 4), dpi=100)
+        ax = fig.subplots()
+        ax.plot(days, pre, marker="o")
+        ax.plot(days, post, marker="o", linestyle="--")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt)
+        return buffer.getvalue()
+
+    def project_render(fmt):
+        return charts.measure_chart(mp, plan_start=plan_start, plan_end=plan_end, fmt=fmt,
+                                    width=800, height=400)
+
+    for fmt in ("png", "svg"):
+        url = f"/api/v1/plans/{read['plan_id']}/charts/pain.{fmt}?width=800&height=400"
+        route_ms, bare_ms, render_ms = [], [], []
+        for i in range(repeat + 2):
+            CHART_CACHE.clear()
+            started = time.perf_counter()
+            response = client.get(url, headers=headers)
+            elapsed = (time.perf_counter() - started) * 1000
+            assert response.status_code == 200
+            started = time.perf_counter()
+            bare(fmt)
+            bare_elapsed = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            project_render(fmt)
+            render_elapsed = (time.perf_counter() - started) * 1000
+            if i >= 2:  # the first two warm the caches of both
+                route_ms.append(elapsed)
+                bare_ms.append(bare_elapsed)
+                render_ms.append(render_elapsed)
+        out[f"chart_miss_{fmt}"] = {
+            "p50": statistics.median(route_ms), "floor_p50": statistics.median(bare_ms),
+            "render_p50": statistics.median(render_ms),
+            "ratio": statistics.median(route_ms) / statistics.median(bare_ms)}
+    out["pyplot_imported"] = "matplotlib.pyplot" in sys.modules
+
+    # Caseload flags of the practitioner's active plans vs the raw SQL of the same statements.
+    with app.app_context():
+        from notes_service.auth.models import User
+        from notes_service.progress import services
+
+        def flags():
+            actor = db.session.get(User, fixture["user_id"])
+            plans = services.active_plans_for(actor)
+            progress = services.caseload_progress(actor, plans)
+            count = sum(len(p.flags) for p in progress.values())
+            db.session.rollback()
+            db.session.expunge_all()
+            return len(plans), count
+
+        flags()
+        with statements:
+            plan_count, flag_count = flags()
+        # The queries themselves (BEGIN IMMEDIATE, the write lock, is no part of reading).
+        captured = [(sql, params) for sql, params in statements.items
+                    if sql.lstrip().upper().startswith(("SELECT", "WITH"))]
+        raw = db.engine.raw_connection()
+        cursor = raw.cursor()
+
+        def floor():
+            for sql, params in captured:
+                cursor.execute(sql, params)
+                cursor.fetchall()
+
+        floor()
+        path_ms, floor_ms = [], []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            flags()
+            path_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            floor()
+            floor_ms.append((time.perf_counter() - started) * 1000)
+        raw.close()
+    out["caseload"] = {"plans": plan_count, "flags": flag_count, "statements": len(captured),
+                       "p50": statistics.median(path_ms),
+                       "floor_p50": statistics.median(floor_ms),
+                       "ratio": statistics.median(path_ms) / statistics.median(floor_ms)}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Over HTTP: gunicorn, wrk or the Python load generator
+# --------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def request(port: int, method: str, path: str, headers: dict | None = None,
+            body: bytes | None = None) -> tuple[int, dict, bytes]:
+    """One request on its own connection (sync workers close it after each answer)."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+class Target:
+    """A request to load the server with."""
+
+    def __init__(self, path: str, headers: dict | None = None, method: str = "GET",
+                 body: bytes | None = None):
+        self.path, self.headers, self.method, self.body = path, headers or {}, method, body
+
+
+_WRK_DONE = """
+done = function(summary, latency, requests)
+  io.write(string.format("BENCH %d %d %d %d %f %f %f\\n", summary.requests, summary.duration,
+    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.timeout, latency:percentile(50), latency:percentile(95), latency.mean))
+end
+"""
+
+
+def wrk(port: int, target: Target, connections: int, duration: float) -> dict:
+    """Drive ``target`` with wrk: requests/s, p50 and p95 in ms, non-2xx/3xx answers."""
+    script = _WRK_DONE
+    if target.method != "GET":
+        script = (f"wrk.method = {json.dumps(target.method)}\n"
+                  f"wrk.body = {json.dumps(target.body.decode())}\n") + script
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script)
+    try:
+        args = ["wrk", "-t", str(min(2, connections)), "-c", str(connections),
+                "-d", f"{max(1, round(duration))}s", "--timeout", "30s", "-s", lua.name]
+        for key, value in target.headers.items():
+            args += ["-H", f"{key}: {value}"]
+        out = subprocess.run([*args, f"http://{HOST}:{port}{target.path}"], check=True,
+                             capture_output=True, text=True).stdout
+    finally:
+        os.unlink(lua.name)
+    fields = next(line for line in out.splitlines() if line.startswith("BENCH ")).split()[1:]
+    count, micros, bad_status, socket_errors = (int(v) for v in fields[:4])
+    p50, p95, mean = (float(v) / 1000 for v in fields[4:])
+    return {"requests": count, "rps": count / (micros / 1e6), "p50": p50, "p95": p95,
+            "errors": bad_status + socket_errors}
+
+
+def pyload(port: int, target: Target, connections: int, duration: float = 0.0,
+           count: int | None = None) -> dict:
+    """The same figures from Python threads (when wrk is absent; and for exact write counts).
+
+    Runs for ``duration`` seconds, or until ``count`` requests per thread when given.
+    """
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    deadline = time.perf_counter() + duration
+
+    def worker():
+        done = 0
+        while (done < count) if count is not None else (time.perf_counter() < deadline):
+            started = time.perf_counter()
+            try:
+                status, _, _ = request(port, target.method, target.path, target.headers,
+                                       target.body)
+            except OSError:
+                status = 0
+            elapsed = (time.perf_counter() - started) * 1000
+            done += 1
+            with lock:
+                latencies.append(elapsed)
+                statuses[status] = statuses.get(status, 0) + 1
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    ok = sum(n for s, n in statuses.items() if 200 <= s < 400)
+    return {"requests": len(latencies), "rps": len(latencies) / elapsed,
+            "p50": statistics.median(latencies), "p95": _p(latencies, 0.95),
+            "errors": len(latencies) - ok, "statuses": statuses}
+
+
+class Server:
+    """gunicorn with the project's ``gunicorn.conf.py`` on a free loopback port."""
+
+    def __init__(self, database: str, workers: int, configured: bool = True):
+        self.port = free_port()
+        config = ["-c", str(ROOT / "gunicorn.conf.py")] if configured else []
+        env = {**os.environ, "DATABASE_URL": database, "SECRET_KEY": SECRET}
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), *config, "--bind", f"{HOST}:{self.port}", "--workers", str(workers), "wsgi:app"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        started = time.perf_counter()
+        while True:
+            try:
+                if request(self.port, "GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.perf_counter() - started > 120:
+                self.log.seek(0)
+                raise SystemExit("gunicorn did not start:\n" + self.log.read()[-3000:])
+            time.sleep(0.05)
+        self.boot_seconds = time.perf_counter() - started
+        # Every worker up (each answers /healthz from its own pid only after it forked).
+        time.sleep(0.5)
+
+    def workers(self) -> list[int]:
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
+                    children.append(int(entry.name))
+        return children
+
+    def rss_mb(self) -> list[float]:
+        values = []
+        for pid in self.workers():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    values.append(int(line.split()[1]) / 1024)
+        return values
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+        os.unlink(self.log.name)
+
+
+def first_request(database: str, read: dict, token: dict) -> dict:
+    """What the first chart render of a fresh one-worker server costs against later renders.
+
+    The first request (plan progress as JSON) opens the worker's database connection and
+    compiles its statements; then each chart asked for is one never rendered before (a new
+    width): without preloading and the warm-up, the first of them pays matplotlib's import,
+    its font cache and the fonts' loading. Measured with ``gunicorn.conf.py`` and, for
+    comparison, with a bare ``gunicorn wsgi:app`` (no preload, no warm-up).
+    """
+    out = {}
+    for name, configured in (("configured", True), ("bare", False)):
+        server = Server(database, 1, configured=configured)
+        try:
+            started = time.perf_counter()
+            status, _, _ = request(server.port, "GET",
+                                   f"/api/v1/plans/{read['plan_id']}/progress", token)
+            first_any = (time.perf_counter() - started) * 1000
+            assert status == 200, status
+            times = []
+            for i in range(6):
+                url = (f"/api/v1/plans/{read['plan_id']}/charts/pain.svg?width={700 + i}"
+                       "&height=350")
+                started = time.perf_counter()
+                status, _, _ = request(server.port, "GET", url, token)
+                times.append((time.perf_counter() - started) * 1000)
+                assert status == 200, status
+        finally:
+            server.stop()
+        steady = statistics.median(times[1:])
+        out[name] = {"first_request_ms": first_any, "first_ms": times[0], "steady_ms": steady,
+                     "ratio": times[0] / steady}
+    return {**out["configured"], "bare": out["bare"]}
+
+
+def over_http(database: str, fixture: dict, duration: float, use_wrk: bool,
+              workers: int) -> dict:
+    """Every HTTP row against its floor, the first request, the lost writes and the RSS."""
+    load = wrk if use_wrk else pyload
+    token = {"Authorization": f"Bearer {fixture['token']}"}
+    read, write = fixture["plans"]["read"], fixture["plans"]["write"]
+    out: dict = {"workers": workers, "first_request": first_request(database, read, token)}
+    server = Server(database, workers)
+    port = server.port
+    out["boot_seconds"] = server.boot_seconds
+    try:
+        floor, static = Target("/healthz"), Target("/static/app.css")
+        chart = f"/api/v1/plans/{read['plan_id']}/charts/pain.svg"
+        _, headers, _ = request(port, "GET", chart, token)
+        etag = headers["ETag"]
+        rows = {
+            "list visits": Target(f"/api/v1/plans/{read['plan_id']}/visits", token),
+            "plan progress": Target(f"/api/v1/plans/{read['plan_id']}/progress", token),
+            "patient page": Target(f"/patients/{read['patient_id']}",
+                                   {"Cookie": f"session={fixture['cookie']}"}),
+            "chart 304": Target(chart, {**token, "If-None-Match": etag}),
+            "chart cache hit": Target(chart, token),
+        }
+        expected = {"list visits": 200, "plan progress": 200, "patient page": 200,
+                    "chart 304": 304, "chart cache hit": 200}
+        for name, target in rows.items():
+            status, _, _ = request(port, target.method, target.path, target.headers)
+            assert status == expected[name], (name, status)
+            is_chart = name.startswith("chart")
+            base = static if is_chart else floor
+            results = {}
+            for connections in (1, 8):
+                load(port, base, connections, min(1.0, duration))  # settle
+                results[f"floor_c{connections}"] = load(port, base, connections, duration)
+                results[f"c{connections}"] = load(port, target, connections, duration)
+            status, _, _ = request(port, target.method, target.path, target.headers)
+            results["status_after"] = status  # a session that lapsed would answer 302
+            if is_chart:
+                results["ratio"] = results["c8"]["rps"] / results["floor_c8"]["rps"]
+            else:
+                results["ratio"] = results["c1"]["p50"] / results["floor_c1"]["p50"]
+            out[name] = results
+
+        # Saving a note: p50 at c1 against the floor; then 8 threads, every write counted.
+        body = json.dumps(visit_body(date.today() - timedelta(days=1), 3)).encode()
+        post = Target(f"/api/v1/plans/{write['plan_id']}/visits",
+                      {**token, "Content-Type": "application/json"}, "POST", body)
+        before = _count_notes(database, write["plan_id"])
+        results = {"floor_c1": load(port, floor, 1, duration), "c1": load(port, post, 1, duration)}
+        results["ratio"] = results["c1"]["p50"] / results["floor_c1"]["p50"]
+        per_thread = max(3, round(duration * 4))
+        middle = _settled_count(database, write["plan_id"])
+        c8 = pyload(port, post, 8, count=per_thread)
+        after = _settled_count(database, write["plan_id"])
+        created = c8["statuses"].get(201, 0)
+        results["c8"] = c8
+        results["writes"] = {"sent": c8["requests"], "created_201": created,
+                             "rows_added": after - middle,
+                             "lost": created - (after - middle),
+                             "other_statuses": {s: n for s, n in c8["statuses"].items()
+                                                if s != 201},
+                             "c1_rows_added": middle - before}
+        out["save visit note"] = results
+        out["rss_mb"] = server.rss_mb()
+    finally:
+        server.stop()
+    return out
+
+
+def _settled_count(database: str, plan_id: int) -> int:
+    """The plan's note count once the requests still in flight when the load stopped landed."""
+    count = _count_notes(database, plan_id)
+    while True:
+        time.sleep(0.5)
+        again = _count_notes(database, plan_id)
+        if again == count:
+            return count
+        count = again
+
+
+def _count_notes(database: str, plan_id: int) -> int:
+    import sqlite3
+
+    path = database.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT count(*) FROM visit_notes WHERE plan_id = ?",
+                                  (plan_id,)).fetchone()[0]
+
+
+# --------------------------------------------------------------------------------------------
+# One clinic size, and the report
+# --------------------------------------------------------------------------------------------
+
+def measure(patients: int, data_dir: Path, duration: float, repeat: int, use_wrk: bool,
+            workers: int) -> dict:
+    source = data_dir / f"clinic-{patients}.sqlite"
+    script = [sys.executable, str(ROOT / "bench" / "run.py")]
+    subprocess.run([*script, "--prepare", str(patients), "--database", f"sqlite:///{source}"],
+                   check=True)
+    work = data_dir / f"clinic-{patients}-paths.sqlite"
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{work}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(source, work)
+    database = f"sqlite:///{work}"
+    me = [sys.executable, str(Path(__file__).resolve()), "--database", database]
+    fixture = json.loads(subprocess.run([*me, "--setup"], check=True, stdout=subprocess.PIPE,
+                                        text=True).stdout.strip().splitlines()[-1])
+    load_before = os.getloadavg()[0]
+    inner = json.loads(subprocess.run(
+        [*me, "--inside", json.dumps(fixture), "--repeat", str(repeat)], check=True,
+        stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1])
+    outer = over_http(database, fixture, duration, use_wrk, workers)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{work}{suffix}").unlink(missing_ok=True)
+    return {"patients": patients, "inside": inner, "http": outer,
+            "caseload_plans": fixture["caseload_plans"],
+            "load": [load_before, os.getloadavg()[0]]}
+
+
+def _verdict(name: str, value: float, patients: int, extra_ok: bool = True) -> str:
+    _, bound, sense = TARGETS[name]
+    ok = (value <= bound if sense == "le" else value >= bound) and extra_ok
+    return "met" if ok else "NOT met"
+
+
+def rows_of(run: dict) -> list[tuple[str, str, str, str, str]]:
+    """(row, path figure, floor figure, ratio, verdict) of one clinic size."""
+    h, i, n = run["http"], run["inside"], run["patients"]
+    rows = []
+    for name in ("list visits", "plan progress", "patient page"):
+        r = h[name]
+        extra = True
+        note = ""
+        if name == "list visits":
+            extra = i["list_statements_6"] == i["list_statements_24"]
+            note = f"; statements 6 notes: {i['list_statements_6']}, 24: {i['list_statements_24']}"
+        bad = r["c1"]["errors"] + r["c8"]["errors"]
+        rows.append((name,
+                     f"p50 {r['c1']['p50']:.2f} ms c1, {r['c8']['rps']:.0f} req/s c8"
+                     + (f", {bad} errors" if bad else ""),
+                     f"p50 {r['floor_c1']['p50']:.2f} ms, {r['floor_c8']['rps']:.0f} req/s",
+                     f"{r['ratio']:.2f}×{note}", _verdict(name, r["ratio"], n, extra and not bad)))
+    for name in ("chart 304", "chart cache hit"):
+        r = h[name]
+        extra = name != "chart 304" or i["statements_304_read_series"] == 0
+        note = (f"; {i['statements_304']} statements, "
+                f"{i['statements_304_read_series']} read measurements") if name == "chart 304" \
+            else ""
+        rows.append((name, f"{r['c8']['rps']:.0f} req/s c8, p50 {r['c1']['p50']:.2f} ms c1",
+                     f"static {r['floor_c8']['rps']:.0f} req/s c8",
+                     f"{r['ratio']:.2f}×{note}", _verdict(name, r["ratio"], n, extra)))
+    for fmt in ("png", "svg"):
+        r = i[f"chart_miss_{fmt}"]
+        rows.append((f"chart cache miss ({fmt.upper()}, 800×400)",
+                     f"p50 {r['p50']:.1f} ms (render alone {r['render_p50']:.1f} ms)",
+                     f"bare Figure {r['floor_p50']:.1f} ms", f"{r['ratio']:.2f}×",
+                     _verdict("chart cache miss", r["ratio"], n,
+                              not i["pyplot_imported"])))
+    r = h["save visit note"]
+    w = r["writes"]
+    rows.append(("save visit note (12 measurements)",
+                 f"p50 {r['c1']['p50']:.2f} ms c1; c8: {w['created_201']}/{w['sent']} created, "
+                 f"{w['rows_added']} rows added, lost {w['lost']}"
+                 + (f", other answers {w['other_statuses']}" if w["other_statuses"] else ""),
+                 f"p50 {r['floor_c1']['p50']:.2f} ms", f"{r['ratio']:.2f}×",
+                 _verdict("save visit note", r["ratio"], n,
+                          w["lost"] == 0 and not w["other_statuses"])))
+    r = i["caseload"]
+    rows.append((f"caseload flags ({r['plans']} active plans)",
+                 f"p50 {r['p50']:.1f} ms ({r['flags']} flags)",
+                 f"raw SQL {r['floor_p50']:.1f} ms ({r['statements']} statements)",
+                 f"{r['ratio']:.2f}×",
+                 _verdict("caseload flags", r["ratio"], n)
+                 + ("" if r["plans"] >= CASELOAD_PLANS else f" (only {r['plans']} plans)")))
+    r = h["first_request"]
+    b = r["bare"]
+    rows.append(("first request after start (chart render)",
+                 f"first chart {r['first_ms']:.1f} ms (first request {r['first_request_ms']:.1f}"
+                 f" ms); without gunicorn.conf.py: first chart {b['first_ms']:.1f} ms, "
+                 f"{b['ratio']:.2f}× later", f"later renders {r['steady_ms']:.1f} ms",
+                 f"{r['ratio']:.2f}×", _verdict("first request", r["ratio"], n)))
+    rss = max(h["rss_mb"] or [0])
+    rows.append(("worker RSS after all of the above",
+                 ", ".join(f"{v:.0f}" for v in h["rss_mb"]) + " MB", "—", f"{rss:.0f} MB",
+                 _verdict("worker RSS", rss, n) if n >= 10000 else "—"))
+    return rows
+
+
+def report(runs: list[dict], use_wrk: bool, duration: float) -> str:
+    from run import _machine  # noqa: PLC0415 (bench/run.py, next to this file)
+
+    lines = []
+    for run in runs:
+        lo, hi = run["load"]
+        lines += [f"### {run['patients']:,} patients",
+                  f"Measured {date.today().isoformat()} on "
+                  f"{_machine('SQLite ' + __import__('sqlite3').sqlite_version)}; load average "
+                  f"{lo:.1f} before, {hi:.1f} after; "
+                  f"{'wrk' if use_wrk else 'Python load generator'}, {duration:g} s a run, "
+                  f"gunicorn {run['http']['workers']} sync workers (--preload, warm-up).", "",
+                  "| row | path | floor | ratio | target |", "|---|---|---|---|---|"]
+        for name, path, floor, ratio, verdict in rows_of(run):
+            label = name.split(" (")[0]
+            target = TARGETS.get(label, TARGETS.get(name, ("",)))[0]
+            if label.startswith("chart cache miss"):
+                target = TARGETS["chart cache miss"][0]
+            if label.startswith("caseload"):
+                target = TARGETS["caseload flags"][0]
+            if label.startswith("first request"):
+                target = TARGETS["first request"][0] + " (first ≤ 1.5× later)"
+            if label.startswith("worker RSS"):
+                target = TARGETS["worker RSS"][0]
+            if label.startswith("save visit note"):
+                target = TARGETS["save visit note"][0]
+            lines.append(f"| {name} | {path} | {floor} | {ratio} | {target}: {verdict} |")
+        lines.append("")
+    if len(runs) > 1:
+        names = [r[0] for r in rows_of(runs[0])][:-1]
+        lines += ["### Growth (ratio to the floor, and the path's own figure)", "",
+                  "| row | " + " | ".join(f"{r['patients']:,} patients" for r in runs) + " |",
+                  "|---|" + "---:|" * len(runs)]
+        per_size = [{row[0].split(" (")[0]: row for row in rows_of(r)} for r in runs]
+        for name in names:
+            key = name.split(" (")[0]
+            cells = []
+            for table in per_size:
+                row = table.get(key)
+                cells.append(f"{row[3].split(';')[0]} ({row[1].split(';')[0].split(',')[0]})"
+                             if row else "—")
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--patients", default="100,1000,10000",
+                        help="comma-separated clinic sizes (default 100,1000,10000)")
+    parser.add_argument("--duration", type=float, default=5.0,
+                        help="seconds of each load run (default 5)")
+    parser.add_argument("--repeat", type=int, default=20,
+                        help="timed calls of each in-process measurement (default 20)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--data-dir", type=Path, default=DATA)
+    parser.add_argument("--python-load", action="store_true",
+                        help="use the Python load generator even when wrk is installed")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--inside", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.setup:
+        print(json.dumps(setup(args.database)))
+        return 0
+    if args.inside:
+        print(json.dumps(inside(args.database, json.loads(args.inside), args.repeat)))
+        return 0
+
+    use_wrk = shutil.which("wrk") is not None and not args.python_load
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for patients in (int(n) for n in args.patients.split(",") if n.strip()):
+        print(f"{patients:,} patients: paths", file=sys.stderr)
+        runs.append(measure(patients, args.data_dir, args.duration, args.repeat, use_wrk,
+                            args.workers))
+    if args.json:
+        args.json.write_text(json.dumps(runs, indent=1))
+    print(report(runs, use_wrk, args.duration))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    raise SystemExit(main())
