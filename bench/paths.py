@@ -120,7 +120,6 @@ def setup(database: str) -> dict:
 
     app = _app(database)
     with app.app_context():
-        from notes_service.auth.models import User
         from notes_service.auth.services import create_user, issue_token
         from notes_service.clock import clinic_today
         from notes_service.db_types import utcnow
@@ -178,9 +177,6 @@ def setup(database: str) -> dict:
             select(func.count(PlanOfCare.id)).join(
                 care_team, care_team.c.patient_id == PlanOfCare.patient_id)
             .where(care_team.c.user_id == user_id, PlanOfCare.status == "active")).scalar()
-        patients = db.session.execute(select(func.count()).select_from(
-            select(User.id).where(User.role == "patient").subquery())).scalar()
-        del patients
 
     # A signed-in browser session: the sign-in form with its CSRF token, as a browser does.
     browser = app.test_client()
