@@ -74,6 +74,15 @@ def seed_patient(server, email: str) -> dict:
         return {"patient": patient.id, "plan": plan.id}
 
 
+def load_charts(page) -> None:
+    """Scroll every (lazily loaded) chart into view and wait until each image has loaded."""
+    images = page.locator(".chart img")
+    for index in range(images.count()):
+        images.nth(index).scroll_into_view_if_needed()
+    page.wait_for_function(CHARTS_LOADED)
+    page.evaluate("window.scrollTo(0, 0)")
+
+
 def no_sideways_scroll(page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.viewport_size["width"], f"page is {width}px wide"
@@ -133,12 +142,12 @@ def test_invite_accept_and_see_progress_on_a_phone(page, chromium, live_server):
         chart = tab.get_by_role("img", name=re.compile(r"^Pain \(0 = no pain"))
         chart.scroll_into_view_if_needed()
         expect(chart).to_be_visible()
-        tab.wait_for_function(CHARTS_LOADED)
+        load_charts(tab)
         no_sideways_scroll(tab)
         screenshot(tab, "portal-home", PHONE)
         tab.set_viewport_size(LAPTOP)  # the laptop layout loads the wider charts
         tab.reload()
-        tab.wait_for_function(CHARTS_LOADED)
+        load_charts(tab)
         screenshot(tab, "portal-home", LAPTOP)
         tab.set_viewport_size(PHONE)
         tab.reload()
