@@ -60,14 +60,14 @@ def test_sigkill_of_a_worker_mid_write_loses_nothing_acknowledged(tmp_path):
 
     def kill_workers():
         for _ in range(2):
-            time.sleep(1.5)
+            time.sleep(1.2)
             pid = server.worker_pids()[0]
             os.kill(pid, signal.SIGKILL)  # a worker of the gunicorn this test started
             killed.append(pid)
 
     try:
         # A request on the killed worker loses its connection (status 0): never acknowledged.
-        logs = run_clients(server.port, tokens, 4.5, tolerate=(0,), during=kill_workers)
+        logs = run_clients(server.port, tokens, 3.5, tolerate=(0,), during=kill_workers)
     finally:
         server.stop(signal.SIGKILL)  # then the whole service crashes
     assert len(killed) == 2
@@ -100,10 +100,10 @@ def test_database_stopped_mid_run_answers_503_and_recovers(tmp_path):
         outage = {}
 
         def stop_and_start():
-            time.sleep(1.5)
+            time.sleep(1.0)
             database.stop()
             outage["stopped"] = time.monotonic()
-            time.sleep(2.5)
+            time.sleep(1.5)
             status, headers, body = request(server.port, "GET", "/api/v1/patients",
                                             token=tokens[0][0])
             outage["api"] = (status, headers.get("Retry-After"), body)
@@ -112,7 +112,7 @@ def test_database_stopped_mid_run_answers_503_and_recovers(tmp_path):
             outage["started"] = time.monotonic()
 
         try:
-            logs = run_clients(server.port, tokens, 7.5, tolerate=(503,),
+            logs = run_clients(server.port, tokens, 6, tolerate=(503,),
                                during=stop_and_start)
             status, _, _ = request(server.port, "GET", "/api/v1/patients", token=tokens[0][0])
         finally:
