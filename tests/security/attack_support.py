@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from conftest import Api, ClinicBuilder, iso_day, make_account
+from conftest import Api, ClinicBuilder, make_account
 from security_support import sign_in
 
 #: Unmistakable text in the victim's record: no answer to an attacker may contain it.

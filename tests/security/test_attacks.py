@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from attack_support import MARKERS, build_url, leaks, object_rules, world  # noqa: F401
-from conftest import Api, ClinicBuilder, iso_day
+from conftest import ClinicBuilder, iso_day
 from notes_service.api import OPERATIONS
 from notes_service.extensions import db
 
