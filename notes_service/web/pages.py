@@ -125,11 +125,13 @@ def layout_context() -> dict:
     user = current_user if current_user.is_authenticated else None
     if user is not None:
         if user.role == "practitioner":
-            items = [("web.home", "Caseload"), ("patients.index", "Patients")]
+            items = [("web.home", "Caseload"), ("patients.index", "Patients"),
+                     ("outcomes.worklist_page", "Worklist")]
         elif user.role == "director":
-            items = [("web.home", "Clinic patients")]
+            items = [("web.home", "Clinic patients"), ("outcomes.dashboard", "Outcomes"),
+                     ("outcomes.worklist_page", "Worklist"), ("audit.report", "Audit log")]
             if user.is_clinician:
-                items.append(("web.caseload_page", "My caseload"))
+                items.insert(1, ("web.caseload_page", "My caseload"))
         else:
             items = [("web.home", "My plan"), ("portal.diary", "Pain diary"),
                      ("portal.visits", "Visits")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from notes_service.catalog import MEASURES
@@ -81,6 +81,24 @@ def test_repeating_the_best_latest_value_never_turns_improving_into_worsening(ca
     after = measure_progress(code, None, [*points, repeat])
     assert after.status != "worsening"
     assert after.change >= 0
+
+
+@FAST
+@given(series(min_size=3), st.booleans())
+def test_a_visit_identical_to_the_latest_never_turns_improving_into_worsening(case, with_goal):
+    """Enter the latest visit again (same date, same values): the status does not get worse.
+
+    Stated for one visit per day: with two visits on one day holding different values, which of
+    them starts the window is a tie the rule does not break.
+    """
+    code, points, goal = case
+    assume(len({p.day for p in points}) == len(points))
+    before = measure_progress(code, None, points, goal if with_goal else None)
+    if before.status != "improving":
+        return
+    latest = [p for p in points if p.day == before.latest_date and p.pre is not None][-1]
+    after = measure_progress(code, None, [*points, latest], goal if with_goal else None)
+    assert after.status != "worsening"
 
 
 def test_a_lost_gain_shows_as_worsening():
