@@ -426,7 +426,7 @@ class _Builder:
         self.add(resource, q.id)
 
     def note_document(self, note, encounter_ref, careplan_ref, plan) -> None:
-        text = note_text(note, plan)
+        text = note_text(note, plan, assessment=self.record.shows_assessment)
         day = note.visit_date.isoformat()
         resource = {
             "resourceType": "DocumentReference",
@@ -516,8 +516,12 @@ def _lines(title: str, body: str) -> Iterable[str]:
         yield body.strip()
 
 
-def note_text(note, plan) -> str:
-    """A signed SOAP note as plain text, addenda labelled, for a DocumentReference."""
+def note_text(note, plan, *, assessment: bool = True) -> str:
+    """A signed SOAP note as plain text, addenda labelled, for a DocumentReference.
+
+    ``assessment=False`` leaves the assessment out (a patient's export where the clinic does not
+    share it).
+    """
     out = [f"SOAP note, visit of {note.visit_date.isoformat()}",
            f"Plan of care: {plan.diagnosis_code} {plan.diagnosis_text}",
            f"Author: {note.author.display_name}"]
@@ -554,7 +558,8 @@ def note_text(note, plan) -> str:
             label, cpt = INTERVENTIONS.get(code, (code, None))
             labels.append(f"{label}{' (CPT ' + cpt + ')' if cpt else ''}")
         out += ["", "Interventions", "; ".join(labels)]
-    out += _lines("Assessment", note.assessment)
+    if assessment:
+        out += _lines("Assessment", note.assessment)
     out += _lines("Plan", note.plan_text)
     out += _lines("Home programme", note.home_programme)
     for addendum in note.addenda:

@@ -25,6 +25,7 @@ from notes_service.interop import fhir
 from notes_service.patients.models import Patient
 from notes_service.plans.models import PlanOfCare
 from notes_service.progress.rules import PlanProgress
+from notes_service.portal.rules import assessment_visible_to
 from notes_service.progress.services import compute, load_snapshots, signed_only_for
 from notes_service.reports.models import ProgressReport
 from notes_service.visits.models import VisitNote
@@ -45,6 +46,8 @@ class PatientRecord:
     notes: list[VisitNote]
     progress: dict[int, PlanProgress]
     reports: list[ProgressReport] = field(default_factory=list)
+    #: Whether the reader may see assessment text (a patient only if the clinic shares it).
+    shows_assessment: bool = True
 
     @property
     def practitioners(self) -> list[User]:
@@ -75,14 +78,15 @@ def load_record(actor: User, patient_id: int, *, reports: bool = True) -> Patien
         .options(*NOTE_LOADS).order_by(VisitNote.visit_date, VisitNote.id)).scalars())
     snapshots = load_snapshots(plans, signed_only=signed_only_for(actor))
     stored = []
-    if reports:
+    shows_assessment = assessment_visible_to(actor)
+    if reports and shows_assessment:  # a stored report's PDF holds the assessment
         stored = list(db.session.execute(
             select(ProgressReport).where(ProgressReport.patient_id == patient.id)
             .options(joinedload(ProgressReport.signed_by), undefer(ProgressReport.pdf))
             .order_by(ProgressReport.signed_at, ProgressReport.id)).scalars())
     return PatientRecord(patient=patient, plans=plans, notes=notes,
                          progress={pid: compute(s) for pid, s in snapshots.items()},
-                         reports=stored)
+                         reports=stored, shows_assessment=shows_assessment)
 
 
 def fhir_bundle(actor: User, patient_id: int) -> dict:

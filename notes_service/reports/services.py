@@ -22,8 +22,9 @@ from notes_service.auth.models import User
 from notes_service.catalog import INTERVENTIONS
 from notes_service.clock import clinic_today
 from notes_service.db_types import utcnow
-from notes_service.errors import Conflict, NotFound
+from notes_service.errors import Conflict, Forbidden, NotFound
 from notes_service.extensions import db
+from notes_service.portal.rules import assessment_visible_to
 from notes_service.plans.models import PlanOfCare
 from notes_service.progress import charts
 from notes_service.progress.rules import PlanProgress, PlanSnapshot, format_day, plan_progress
@@ -79,8 +80,15 @@ def read_report(actor: User, report_id: int) -> ProgressReport:
 
 
 def report_pdf(actor: User, report_id: int) -> ProgressReport:
-    """A report with its stored PDF, for download: audited as an export of patient data."""
+    """A report with its stored PDF, for download: audited as an export of patient data.
+
+    The PDF holds the clinician's assessment, and a stored report is never altered: a patient
+    downloads it only where the clinic shares assessments with patients.
+    """
     report = get_report(actor, report_id, undefer(ProgressReport.pdf))
+    if not assessment_visible_to(actor):
+        raise Forbidden("Your clinic shares progress reports on request: ask your practitioner.",
+                        kind="report", patient_id=report.patient_id, object_id=report.id)
     record(actor, "export", "report", patient_id=report.patient_id, object_id=report.id,
            detail=f"{report.kind} report PDF, sha256 {report.sha256[:16]}")
     return report

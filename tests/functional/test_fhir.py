@@ -232,6 +232,29 @@ def test_patient_gets_their_own_signed_record_only(app, api, as_account, record)
     assert own.get(f"/api/v1/patients/{other['id']}/fhir").status_code == 404
 
 
+def test_patient_export_leaves_out_the_assessment_unless_the_clinic_shares_it(
+        app, api, as_account, record):
+    import base64
+
+    patient, _, _ = record
+    own = as_account(make_account(app, "rosa@example.org", "patient", patient_id=patient["id"]))
+
+    def note_texts(account):
+        return [base64.b64decode(d["content"][0]["attachment"]["data"]).decode()
+                for d in resources(export(account, patient["id"]), "DocumentReference")
+                if d["content"][0]["attachment"].get("contentType", "").startswith("text")]
+
+    assert note_texts(api) and all("Improving." in t for t in note_texts(api))
+    hidden = note_texts(own)
+    assert hidden and not any("Assessment" in t or "Improving." in t for t in hidden)
+    assert all("Continue." in t for t in hidden)  # the plan stays
+    app.config["PORTAL_SHOWS_ASSESSMENT"] = True
+    try:
+        assert all("Improving." in t for t in note_texts(own))
+    finally:
+        app.config["PORTAL_SHOWS_ASSESSMENT"] = False
+
+
 def test_off_team_and_unauthenticated(client, api, as_account, other_practitioner, record):
     patient, _, _ = record
     assert as_account(other_practitioner).get(

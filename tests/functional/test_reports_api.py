@@ -358,7 +358,13 @@ def test_access_rules(app, api, as_account, other_practitioner, director):
     assert own.get(f"/api/v1/plans/{plan_id}/reports/prefill").status_code == 403
     assert [r["id"] for r in own.get(f"/api/v1/patients/{patient_id}/reports").get_json()] \
         == [rid]
-    assert own.get(f"/api/v1/reports/{rid}.pdf").status_code == 200
+    # The PDF holds the assessment: a patient downloads it only where the clinic shares that.
+    assert own.get(f"/api/v1/reports/{rid}.pdf").status_code == 403
+    app.config["PORTAL_SHOWS_ASSESSMENT"] = True
+    try:
+        assert own.get(f"/api/v1/reports/{rid}.pdf").status_code == 200
+    finally:
+        app.config["PORTAL_SHOWS_ASSESSMENT"] = False
 
     other_patient, other_plan, _ = build_plan(api, mrn="RSC-7003")
     other_report = create_report(api, other_plan).get_json()
