@@ -359,7 +359,7 @@ def measure_progress(
     threshold = threshold_for(measure_code, thresholds)
     label = measure_label(measure_code, side)
 
-    ordered = tuple(sorted(points, key=_point_key))
+    ordered = _one_point_per_day(points)
     series = [p for p in ordered if p.pre is not None]
     window = _window(series, cfg.window_days, cfg.min_points)
 
@@ -417,6 +417,29 @@ def measure_progress(
         explanation="",
     )
     return _with_explanation(result, cfg)
+
+
+def _one_point_per_day(points: Sequence[Point]) -> tuple[Point, ...]:
+    """One point per visit day, by date: values recorded twice on a day count once (their mean).
+
+    A note entered twice for one visit is not a second visit: counted twice it would shrink the
+    window and could change its first point. The mean keeps the result independent of the order
+    the entries were made.
+    """
+    by_day: dict[date, list[Point]] = {}
+    for p in points:
+        by_day.setdefault(p.day, []).append(p)
+    merged = []
+    for day in sorted(by_day):
+        group = by_day[day]
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        pres = [p.pre for p in group if p.pre is not None]
+        posts = [p.post for p in group if p.post is not None]
+        merged.append(Point(day, round(sum(pres) / len(pres), 9) if pres else None,
+                            round(sum(posts) / len(posts), 9) if posts else None))
+    return tuple(merged)
 
 
 def _point_key(p: Point) -> tuple:
