@@ -172,3 +172,13 @@ def screenshot(page, name: str, viewport: dict) -> Path:
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(previous)
     return path
+
+
+#: Marks for every browser test module. The live server is werkzeug's development server (the
+#: product runs under gunicorn): when Chromium aborts a request mid-answer (a favicon, say), that
+#: server's thread can leave the static file unclosed, which surfaces as an unraisable-exception
+#: warning in whichever test runs next. It says nothing about the product, so the browser suite
+#: does not turn it into an error; every other warning still fails a test.
+BROWSER_MARKS = [pytest.mark.browser,
+                 pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+                 pytest.mark.filterwarnings("ignore::ResourceWarning")]

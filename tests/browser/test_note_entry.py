@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import (  # noqa: F401
+from browser_support import (BROWSER_MARKS, # noqa: F401
     LAPTOP,
     TABLET,
     chromium,
@@ -21,7 +21,7 @@ from browser_support import (  # noqa: F401
     sign_in,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = BROWSER_MARKS
 
 SUBJECTIVE = "Shooting pain down the right leg after 20 minutes of sitting; better walking."
 

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import (  # noqa: F401
+from browser_support import (BROWSER_MARKS, # noqa: F401
     LAPTOP,
     PASSWORD,
     chromium,
@@ -25,7 +25,7 @@ from browser_support import (  # noqa: F401
     sign_in,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = BROWSER_MARKS
 
 DIRECTOR = "dana.director@clinic.test"
 OLIVE = "olive.outcome@clinic.test"

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import (  # noqa: F401
+from browser_support import (BROWSER_MARKS, # noqa: F401
     LAPTOP,
     chromium,
     live_server,
@@ -21,7 +21,7 @@ from browser_support import (  # noqa: F401
     sign_in,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = BROWSER_MARKS
 
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "blue heron by the river"

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import (  # noqa: F401
+from browser_support import (BROWSER_MARKS, # noqa: F401
     LAPTOP,
     PASSWORD,
     TABLET,
@@ -27,7 +27,7 @@ from browser_support import (  # noqa: F401
     sign_in,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = BROWSER_MARKS
 
 PETRA = "petra.progress@clinic.test"
 #: Pain before treatment at ten visits (Monday and Thursday), improving then levelling off.
