@@ -10,20 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import PASSWORD, Api, ClinicBuilder, make_account, make_app  # noqa: F401
+from functional.web_support import (  # noqa: F401  the web suite's sign-in helpers and clients
+    csrf_token,
+    director_web,
+    pending_dir,
+    sign_in,
+    web,
+)
 from notes_service.extensions import db
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def sign_in(client, email: str, password: str = PASSWORD, **extra):
-    """Post the sign-in form."""
-    return client.post("/login", data={"email": email, "password": password, **extra})
-
-
-def csrf_token(html: str) -> str:
-    match = CSRF_FIELD.search(html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
 
 
 def session_cookie(client) -> str:
@@ -66,28 +62,6 @@ def audit_actions(app, since_id: int = 0) -> list[tuple]:
         rows = db.session.execute(sa.select(AuditEvent).where(AuditEvent.id > since_id)
                                   .order_by(AuditEvent.id)).scalars().all()
         return [(r.action, r.kind, r.user_id, r.outcome) for r in rows]
-
-
-@pytest.fixture
-def pending_dir(app, tmp_path, monkeypatch):
-    folder = tmp_path / "pending"
-    monkeypatch.setitem(app.config, "PENDING_FORM_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
-def web(app, practitioner, pending_dir):
-    """A client signed in as the practitioner."""
-    client = app.test_client()
-    assert sign_in(client, practitioner.email).status_code == 302
-    return client
-
-
-@pytest.fixture
-def director_web(app, director, pending_dir):
-    client = app.test_client()
-    assert sign_in(client, director.email).status_code == 302
-    return client
 
 
 @pytest.fixture
