@@ -1,5 +1,9 @@
 """The hash chain of the audit log, and the lock that keeps it a chain under concurrent writers.
 
+Rows are written at the end of their transaction: :func:`add_pending` keeps them on the
+session, and ``before_commit`` inserts them (:func:`write_pending`) after the transaction's other
+writes, so the write lock is taken and the chain's tail read only for that one insert.
+
 Every row stores ``prev_hash`` (the ``row_hash`` of the row before it, by id) and ``row_hash``,
 the SHA-256 of ``prev_hash`` and the row's content. Hashes are filled in as rows are flushed
 (:func:`_chain_new_events`) or bulk-inserted (:func:`append_rows`), after reading the tail of
@@ -23,6 +27,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
@@ -35,6 +40,8 @@ CHAIN_LOCK_KEY = 0x4E4F544553  # "NOTES"
 CONTENT_COLUMNS = ("at", "user_id", "patient_id", "kind", "action", "object_id", "outcome",
                    "ip", "user_agent", "request", "detail")
 _LOCKED = "audit_chain_locked"
+#: ``session.info`` key of the audit rows waiting for the transaction's commit.
+_PENDING = "audit_pending"
 
 
 def _canonical(value):
@@ -63,12 +70,18 @@ def take_write_lock(session: Session) -> None:
     session.info[_LOCKED] = True
 
 
-def chain_tail(session: Session) -> str:
-    """The ``row_hash`` of the last audit row (call with the write lock held)."""
+@cache
+def _statements():
+    """The tail query and the insert, built once (their compiled forms are then cached)."""
     from notes_service.audit.models import AuditEvent
 
-    last = session.connection().execute(
-        select(AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    return (select(AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1),
+            AuditEvent.__table__.insert())
+
+
+def chain_tail(session: Session) -> str:
+    """The ``row_hash`` of the last audit row (call with the write lock held)."""
+    last = session.connection().execute(_statements()[0]).scalar()
     return last or GENESIS
 
 
@@ -86,17 +99,25 @@ def link(rows: Iterable, prev: str) -> str:
 
 
 def append_rows(session: Session, rows: list[dict]) -> None:
-    """Insert audit rows (dicts of column values) at the end of the chain, in one statement."""
-    from sqlalchemy import insert
-
-    from notes_service.audit.models import AuditEvent
-
+    """Insert audit rows (dicts of every content column) at the end of the chain, at once."""
     if not rows:
         return
     session.flush()  # earlier events of this transaction come first in the chain
     take_write_lock(session)
     link(rows, chain_tail(session))
-    session.execute(insert(AuditEvent), rows)
+    session.connection().execute(_statements()[1], rows)
+
+
+def add_pending(session: Session, rows: list[dict]) -> None:
+    """Keep audit rows on ``session`` until its transaction commits (dropped on rollback)."""
+    session.info.setdefault(_PENDING, []).extend(rows)
+
+
+def write_pending(session: Session) -> None:
+    """``before_commit``: insert the transaction's pending audit rows, in one statement."""
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        append_rows(session, rows)
 
 
 def _chain_new_events(session: Session, _context, _instances) -> None:
@@ -126,6 +147,7 @@ def _lock_before_writes(orm_execute_state) -> None:
 def _forget_lock(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(_LOCKED, None)
+        session.info.pop(_PENDING, None)  # rolled back: the rows go with what they record
 
 
 def install() -> None:
@@ -134,6 +156,7 @@ def install() -> None:
         event.listen(Session, "before_flush", _chain_new_events)
         event.listen(Session, "do_orm_execute", _lock_before_writes)
         event.listen(Session, "after_transaction_end", _forget_lock)
+        event.listen(Session, "before_commit", write_pending)
 
 
 @dataclass

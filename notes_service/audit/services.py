@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from flask import has_request_context, request
 
-from notes_service.audit.chain import append_rows
-from notes_service.audit.models import AuditEvent
+from notes_service.audit.chain import add_pending
 from notes_service.db_types import utcnow
 from notes_service.extensions import db
 
@@ -20,28 +19,33 @@ def _origin() -> dict:
             "request": f"{request.method} {request.full_path.rstrip('?')}"[:300]}
 
 
+def _row(actor, action: str, kind: str, patient_id: int | None, object_id: int | None,
+         outcome: str, detail: str | None) -> dict:
+    return {"user_id": getattr(actor, "id", None), "action": action, "kind": kind,
+            "patient_id": patient_id, "object_id": object_id, "outcome": outcome,
+            "detail": detail[:500] if detail else None, "at": utcnow(),
+            "ip": None, "user_agent": None, "request": None, **_origin()}
+
+
 def record(actor, action: str, kind: str, *, patient_id: int | None = None,
            object_id: int | None = None, outcome: str = "ok",
-           detail: str | None = None) -> AuditEvent:
+           detail: str | None = None) -> None:
     """Add an audit event to the current transaction, committed with the change it records.
 
-    Its hashes are filled in when it is flushed.
+    The row is written, chained and committed with the transaction's other audit rows when
+    the transaction commits (:func:`notes_service.audit.chain.add_pending`); a rollback
+    drops it with the change it records.
     """
-    event = AuditEvent(user_id=getattr(actor, "id", None), action=action, kind=kind,
-                       patient_id=patient_id, object_id=object_id, outcome=outcome,
-                       detail=detail[:500] if detail else None, at=utcnow(), **_origin())
-    db.session.add(event)
-    return event
+    add_pending(db.session(), [_row(actor, action, kind, patient_id, object_id, outcome,
+                                    detail)])
 
 
 def record_many(actor, action: str, kind: str, patient_ids: list[int]) -> None:
     """Audit one event per patient (e.g. each row of a list), in a single statement."""
     if not patient_ids:
         return
-    common = {"user_id": getattr(actor, "id", None), "action": action, "kind": kind,
-              "outcome": "ok", "at": utcnow(), "detail": None, "object_id": None,
-              "ip": None, "user_agent": None, "request": None, **_origin()}
-    append_rows(db.session, [{**common, "patient_id": pid} for pid in patient_ids])
+    common = _row(actor, action, kind, None, None, "ok", None)
+    add_pending(db.session(), [{**common, "patient_id": pid} for pid in patient_ids])
 
 
 def record_denied(actor, kind: str, object_id: int | None, patient_id: int | None,

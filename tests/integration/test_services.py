@@ -94,6 +94,7 @@ def test_authenticate_audits_outside_a_request(app, practitioner):
         assert authenticate(practitioner.email, PASSWORD).id == practitioner.id
         assert authenticate(practitioner.email, "wrong") is None
         assert authenticate("nobody@example.org", PASSWORD) is None
+        db.session.commit()  # audit rows are written with the transaction's commit
         rows = db.session.execute(sa.select(AuditEvent).order_by(AuditEvent.id.desc())
                                   .limit(3)).scalars().all()[::-1]
         assert [(r.action, r.user_id, r.ip, r.request) for r in rows] == [
