@@ -65,7 +65,7 @@ def get_plan(user, plan_id: int, *options) -> PlanOfCare:
     plan = db.session.execute(
         select(PlanOfCare).where(PlanOfCare.id == plan_id,
                                  patient_scope(user, PlanOfCare.patient_id))
-        .options(*options)).scalar_one_or_none()
+        .options(*options)).unique().scalar_one_or_none()
     if plan is None:
         owner = db.session.execute(
             select(PlanOfCare.patient_id).where(PlanOfCare.id == plan_id)).scalar()

@@ -19,6 +19,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key")
 from notes_service import create_app  # noqa: E402
 from notes_service.config import database_url as normalise_url  # noqa: E402
 from notes_service.extensions import db  # noqa: E402
+from notes_service.memo import clear_all  # noqa: E402
 from flask_sqlalchemy.session import _app_ctx_id  # noqa: E402
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
@@ -82,6 +83,7 @@ def _isolated_database(request):
         yield
         return
     application = request.getfixturevalue("app")
+    clear_all()  # ids are reused from test to test: no memo may outlive its test's data
     with application.app_context():
         connection = db.engine.connect()
     transaction = connection.begin()

@@ -3,9 +3,10 @@ pages: :mod:`notes_service.progress.chart_responses`)."""
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import Response, g, json, request
 
 from notes_service.api import api_route
+from notes_service.memo import Memo
 from notes_service.plans.schemas import PlanSchema
 from notes_service.progress import services
 from notes_service.progress.chart_responses import (
@@ -20,11 +21,22 @@ from notes_service.progress.schemas import (
 )
 
 
+#: The dumped progress of a plan, by the progress memo's key (the same inputs, the same JSON).
+PROGRESS_JSON = Memo(1024)
+_PROGRESS_SCHEMA = ProgressSchema()
+
+
 @api_route("/plans/<int:plan_id>/progress", summary="Progress of every tracked measure, and flags",
            tag="progress", response=ProgressSchema, errors=(401, 404))
 def get_progress(plan_id):
-    plan, progress = services.plan_progress_for(g.actor, plan_id)
-    return {"plan_id": plan.id, "measures": progress.measures, "flags": progress.flags}
+    plan, progress, key = services.plan_progress_entry(g.actor, plan_id)
+    cached = PROGRESS_JSON.get(key)
+    if cached is not None and cached[0] is progress:  # not a since-expired computation
+        return Response(cached[1], mimetype="application/json")
+    body = json.dumps(_PROGRESS_SCHEMA.dump(
+        {"plan_id": plan.id, "measures": progress.measures, "flags": progress.flags}))
+    PROGRESS_JSON.put(key, (progress, body))
+    return Response(body, mimetype="application/json")
 
 
 @api_route("/plans/<int:plan_id>/charts/<measure>.<any(png, svg):fmt>",

@@ -7,8 +7,6 @@ otherwise serve the chart from a small in-process cache or render it.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Container
 
 from flask import Response
@@ -19,6 +17,7 @@ from notes_service.audit.services import record
 from notes_service.auth.models import User
 from notes_service.catalog import MEASURES
 from notes_service.errors import NotFound
+from notes_service.memo import Memo
 from notes_service.plans.models import PlanOfCare
 from notes_service.progress import charts, services
 
@@ -28,34 +27,8 @@ MEDIA = {"png": "image/png", "svg": "image/svg+xml"}
 PAIN_BAND = ("pain_worst", "pain_best")
 
 
-class ChartCache:
-    """A small in-process LRU of rendered charts, keyed by their ETag (content-derived)."""
-
-    def __init__(self, size: int = 256):
-        self.size = size
-        self._items: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            return None
-
-    def put(self, key: str, value: bytes) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-CHART_CACHE = ChartCache()
+#: Rendered charts, keyed by their ETag (content-derived), a few KB to 60 KB each.
+CHART_CACHE = Memo(256)
 
 
 def pick_side(plan: PlanOfCare, measure: str, side: str | None) -> str | None:

@@ -1,17 +1,24 @@
 """Progress from the database: plan snapshots built in a constant number of queries, for one
 plan or a whole caseload, handed to the pure rules in :mod:`notes_service.progress.rules`.
+
+Computed progress is memoised per plan (:data:`PROGRESS_MEMO`), keyed by everything it is
+computed from: the plan's own fields and goals, an aggregate of its notes (count, latest change,
+sum of row versions), its latest report period, the clinic's date and rule settings, and what
+the viewer may see. A memoised result is used until the first moment one of its drafts becomes
+overdue (the one input that moves with the clock alone).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from notes_service.access import get_plan, patient_scope
 from notes_service.audit.services import record
@@ -20,6 +27,7 @@ from notes_service.clock import clinic_today
 from notes_service.db_types import utcnow
 from notes_service.errors import Conflict
 from notes_service.extensions import db
+from notes_service.memo import Memo
 from notes_service.plans.models import PlanOfCare
 from notes_service.progress.rules import GoalSpec, PlanProgress, PlanSnapshot, Point, plan_progress
 from notes_service.reports.models import ProgressReport
@@ -105,18 +113,102 @@ def compute(snapshot: PlanSnapshot) -> PlanProgress:
                          config["PROGRESS_SETTINGS"], now=utcnow())
 
 
+#: Computed progress per plan, keyed by :func:`_memo_keys` (a few KB each).
+PROGRESS_MEMO = Memo(4096)
+
+
+def _settings_key() -> str:
+    """Digest of the clinic's progress settings (a change of them recomputes every plan)."""
+    config = current_app.config
+    return hashlib.sha256(json.dumps(
+        [config["PROGRESS_THRESHOLDS"], config["PROGRESS_SETTINGS"]], sort_keys=True,
+        default=str).encode()).hexdigest()[:16]
+
+
+def _plan_key(plan: PlanOfCare) -> tuple:
+    """The plan's own inputs to its progress (its goals must be loaded)."""
+    return (plan.id, plan.version, plan.status, plan.start_date, plan.end_date,
+            plan.maintenance_since, tuple(plan.tracked_keys),
+            tuple(sorted((g.measure, g.side or "", g.target, g.target_date)
+                         for g in plan.goals)))
+
+
+def _memo_keys(plans: list[PlanOfCare], signed_only: bool) -> dict[int, tuple]:
+    """Memo key of each plan: its own inputs and, in one query, aggregates of its notes and
+    reports."""
+    notes = [VisitNote.plan_id == PlanOfCare.id]
+    if signed_only:
+        notes.append(VisitNote.status == "signed")
+
+    def of_notes(column):
+        return select(column).where(*notes).correlate(PlanOfCare).scalar_subquery()
+
+    rows = db.session.execute(select(
+        PlanOfCare.id, of_notes(func.count(VisitNote.id)), of_notes(func.max(VisitNote.updated_at)),
+        of_notes(func.sum(VisitNote.version)),
+        select(func.max(ProgressReport.period_end)).where(ProgressReport.plan_id == PlanOfCare.id)
+        .correlate(PlanOfCare).scalar_subquery(),
+    ).where(PlanOfCare.id.in_([p.id for p in plans])))
+    by_plan = {row[0]: tuple(row[1:]) for row in rows}
+    common = (signed_only, clinic_today(), _settings_key())
+    return {p.id: (_plan_key(p), by_plan.get(p.id), common) for p in plans}
+
+
+def _expiry(snapshot: PlanSnapshot, now: datetime) -> datetime | None:
+    """When the progress of ``snapshot`` next changes with the clock: a draft turns overdue."""
+    hours = current_app.config["PROGRESS_SETTINGS"].get("unsigned_after_hours", 24)
+    deadlines = []
+    for _note_id, created in snapshot.draft_notes:
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=now.tzinfo)
+        deadline = created + timedelta(hours=hours)
+        if deadline > now:
+            deadlines.append(deadline)
+    return min(deadlines, default=None)
+
+
+def memoised_progress(plans: Iterable[PlanOfCare], *, signed_only: bool
+                      ) -> tuple[dict[int, PlanProgress], dict[int, tuple]]:
+    """Progress of ``plans`` (goals loaded) and their memo keys: computed only for the plans
+    whose inputs changed since they were last computed (two aggregate queries otherwise)."""
+    plans = list(plans)
+    if not plans:
+        return {}, {}
+    keys = _memo_keys(plans, signed_only)
+    now = utcnow()
+    result: dict[int, PlanProgress] = {}
+    missing = []
+    for plan in plans:
+        found = PROGRESS_MEMO.get(keys[plan.id], now)
+        if found is None:
+            missing.append(plan)
+        else:
+            result[plan.id] = found
+    if missing:
+        for plan_id, snapshot in load_snapshots(missing, signed_only=signed_only).items():
+            progress = compute(snapshot)
+            PROGRESS_MEMO.put(keys[plan_id], progress, _expiry(snapshot, now))
+            result[plan_id] = progress
+    return result, keys
+
+
+def plan_progress_entry(actor: User, plan_id: int) -> tuple[PlanOfCare, PlanProgress, tuple]:
+    """A plan's progress as the actor may see it, audited, with its memo key."""
+    plan = get_plan(actor, plan_id, joinedload(PlanOfCare.goals))
+    progress, keys = memoised_progress([plan], signed_only=signed_only_for(actor))
+    record(actor, "read", "progress", patient_id=plan.patient_id, object_id=plan.id)
+    return plan, progress[plan.id], keys[plan.id]
+
+
 def plan_progress_for(actor: User, plan_id: int) -> tuple[PlanOfCare, PlanProgress]:
     """A plan's progress, as the actor may see it, audited."""
-    plan = get_plan(actor, plan_id, selectinload(PlanOfCare.goals))
-    snapshot = load_snapshots([plan], signed_only=signed_only_for(actor))[plan.id]
-    record(actor, "read", "progress", patient_id=plan.patient_id, object_id=plan.id)
-    return plan, compute(snapshot)
+    plan, progress, _key = plan_progress_entry(actor, plan_id)
+    return plan, progress
 
 
 def caseload_progress(actor: User, plans: Iterable[PlanOfCare]) -> dict[int, PlanProgress]:
     """Progress of many plans (already scoped and loaded with goals), without a query per plan."""
-    snapshots = load_snapshots(plans, signed_only=signed_only_for(actor))
-    return {plan_id: compute(snapshot) for plan_id, snapshot in snapshots.items()}
+    return memoised_progress(plans, signed_only=signed_only_for(actor))[0]
 
 
 def active_plans_for(actor: User) -> list[PlanOfCare]:

@@ -131,6 +131,7 @@ def test_record_many_writes_one_row_per_patient(app, practitioner):
         before = db.session.execute(sa.select(sa.func.count(AuditEvent.id))).scalar()
         record_many(user(practitioner), "list", "patient", [11, 12, 13])
         record_many(user(practitioner), "list", "patient", [])
+        db.session.commit()  # audit rows are written with the transaction's commit
         rows = db.session.execute(sa.select(AuditEvent).order_by(AuditEvent.id.desc())
                                   .limit(3)).scalars().all()
         assert sorted(r.patient_id for r in rows) == [11, 12, 13]
@@ -139,10 +140,11 @@ def test_record_many_writes_one_row_per_patient(app, practitioner):
         assert all(r.at.utcoffset() == timedelta(0) for r in rows)
         after = db.session.execute(sa.select(sa.func.count(AuditEvent.id))).scalar()
         assert after == before + 3
-        event = record(None, "read", "patient", patient_id=11, detail="x" * 600)
-        db.session.flush()
-        assert len(event.detail) == 500
-        db.session.rollback()
+        record(None, "read", "patient", patient_id=11, detail="x" * 600)
+        db.session.commit()
+        last = db.session.execute(sa.select(AuditEvent).order_by(AuditEvent.id.desc())
+                                  .limit(1)).scalar_one()
+        assert (last.patient_id, len(last.detail)) == (11, 500)
 
 
 def test_update_plan_keeps_goal_measures_tracked(app, charts, practitioner):

@@ -1,0 +1,152 @@
+"""The progress memo and the cached progress JSON: after every kind of change, the answer is the
+one computed from scratch, and the change shows.
+
+Each test reads progress once (filling the memo), changes one input, then compares the next
+answer with a fresh computation (every memo emptied).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from conftest import make_account
+from notes_service.db_types import utcnow
+from notes_service.memo import clear_all
+from notes_service.progress import services
+from test_reports_api import add_visit, build_plan, create_report, day
+
+
+def progress(api, plan_id) -> dict:
+    response = api.get(f"/api/v1/plans/{plan_id}/progress")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def fresh(api, plan_id) -> dict:
+    clear_all()
+    return progress(api, plan_id)
+
+
+def pain(body) -> dict:
+    return next(m for m in body["measures"] if m["measure"] == "pain")
+
+
+def codes(body) -> set[str]:
+    return {f["code"] for f in body["flags"]}
+
+
+def test_a_repeated_read_is_served_from_the_memo(api):
+    _, plan_id, _ = build_plan(api)
+    first = progress(api, plan_id)
+    assert len(services.PROGRESS_MEMO) == 1
+    calls = []
+    original = services.load_snapshots
+    services.load_snapshots = lambda *a, **k: calls.append(1) or original(*a, **k)
+    try:
+        assert progress(api, plan_id) == first
+    finally:
+        services.load_snapshots = original
+    assert calls == []  # nothing recomputed
+
+
+def test_a_new_note_shows(api):
+    _, plan_id, _ = build_plan(api)
+    before = progress(api, plan_id)
+    add_visit(api, plan_id, 1, 1, sign=False)
+    after = progress(api, plan_id)
+    assert after == fresh(api, plan_id)
+    assert len(pain(after)["points"]) == len(pain(before)["points"]) + 1
+
+
+def test_a_changed_draft_shows(api):
+    _, plan_id, _ = build_plan(api)
+    note = add_visit(api, plan_id, 1, 3, sign=False)
+    before = progress(api, plan_id)
+    changed = api.patch(f"/api/v1/visits/{note['id']}", json={
+        "version": note["version"], "measurements": [{"measure": "pain", "value": 9}]})
+    assert changed.status_code == 200, changed.get_json()
+    after = progress(api, plan_id)
+    assert after == fresh(api, plan_id) and after != before
+    assert pain(after)["latest"] == 9
+
+
+def test_signing_a_note_shows_to_the_patient(app, api):
+    patient_id, plan_id, _ = build_plan(api)
+    note = add_visit(api, plan_id, 1, 1, sign=False)
+    portal = api.__class__(api.client, make_account(app, "memo.patient@example.org", "patient",
+                                                     patient_id=patient_id))
+    before = progress(portal, plan_id)
+    assert progress(api, plan_id) != before  # the clinician sees the draft, the patient not
+    signed = api.post(f"/api/v1/visits/{note['id']}/sign", json={})
+    assert signed.status_code == 200, signed.get_json()
+    after = progress(portal, plan_id)
+    assert after == fresh(portal, plan_id)
+    assert len(pain(after)["points"]) == len(pain(before)["points"]) + 1
+
+
+def test_a_changed_goal_shows(api):
+    _, plan_id, _ = build_plan(api)
+    before = progress(api, plan_id)
+    plan = api.get(f"/api/v1/plans/{plan_id}").get_json()
+    changed = api.patch(f"/api/v1/plans/{plan_id}", json={
+        "version": plan["version"], "goals": [{"measure": "pain", "target": 4}]})
+    assert changed.status_code == 200, changed.get_json()
+    after = progress(api, plan_id)
+    assert after == fresh(api, plan_id) and after != before
+    assert pain(after)["goal"] == 4
+
+
+def test_a_report_clears_its_flag(app, api, monkeypatch):
+    monkeypatch.setitem(app.config["PROGRESS_SETTINGS"], "report_every_visits", 3)
+    _, plan_id, _ = build_plan(api)
+    assert "progress_report_due" in codes(progress(api, plan_id))
+    assert create_report(api, plan_id, period_end=day(0)).status_code == 201
+    after = progress(api, plan_id)
+    assert after == fresh(api, plan_id)
+    assert "progress_report_due" not in codes(after)
+
+
+def test_changed_rule_settings_recompute(app, api, monkeypatch):
+    _, plan_id, _ = build_plan(api)
+    assert "progress_report_due" not in codes(progress(api, plan_id))
+    monkeypatch.setitem(app.config["PROGRESS_SETTINGS"], "report_every_visits", 3)
+    assert "progress_report_due" in codes(progress(api, plan_id))
+
+
+def test_a_draft_turns_overdue_without_any_change(api, monkeypatch):
+    _, plan_id, _ = build_plan(api)
+    add_visit(api, plan_id, 0, 3, sign=False)
+    assert "unsigned_note" not in codes(progress(api, plan_id))
+    later = utcnow() + timedelta(hours=25)
+    monkeypatch.setattr(services, "utcnow", lambda: later)
+    after = progress(api, plan_id)
+    assert "unsigned_note" in codes(after)
+    assert after == fresh(api, plan_id)
+
+
+def test_a_new_clinic_day_recomputes(api, monkeypatch):
+    _, plan_id, _ = build_plan(api)
+    before = progress(api, plan_id)
+    tomorrow = services.clinic_today() + timedelta(days=60)  # past the plan's end
+    monkeypatch.setattr(services, "clinic_today", lambda: tomorrow)
+    after = progress(api, plan_id)
+    assert after != before and "plan_expired" in codes(after)
+
+
+@pytest.mark.parametrize("step", ["discharge", "hold"])
+def test_a_plan_status_change_shows(api, step):
+    _, plan_id, _ = build_plan(api)
+    before = progress(api, plan_id)
+    plan = api.get(f"/api/v1/plans/{plan_id}").get_json()
+    if step == "discharge":
+        changed = api.post(f"/api/v1/plans/{plan_id}/discharge", json={
+            "reason": "goals_met", "discharge_date": day(0), "note": "Done."})
+    else:
+        changed = api.patch(f"/api/v1/plans/{plan_id}",
+                            json={"version": plan["version"], "status": "on_hold"})
+    assert changed.status_code == 200, changed.get_json()
+    after = progress(api, plan_id)
+    assert after == fresh(api, plan_id)
+    assert codes(after) != codes(before) or after != before
