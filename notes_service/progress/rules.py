@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta, timezone
+from functools import cached_property, lru_cache
+from itertools import combinations
 from statistics import median
 from types import MappingProxyType
 
-from notes_service.catalog import MEASURES, PLAN_STATUSES, SIDES, Measure
+from notes_service.catalog import HIGHER, MEASURES, PLAN_STATUSES, SIDES, Measure
 
 __all__ = [
     "DEFAULT_SETTINGS", "FLAG_CODES", "MEASURE_FLAGS", "SEVERITIES", "STATUSES",
@@ -63,6 +65,12 @@ _SEVERITY = {
     "no_recent_visit": "medium",
     "off_track": "low",
 }
+
+#: Display order of measures (catalog order), of sides, of severities and of flag codes.
+_MEASURE_ORDER = {code: i for i, code in enumerate(MEASURES)}
+_SIDE_ORDER = {None: 0, **{s: i + 1 for i, s in enumerate(SIDES)}}
+_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+_CODE_RANK = {c: i for i, c in enumerate(FLAG_CODES)}
 
 # Values are entered with one decimal at most; this absorbs float noise such as
 # 4.1 - 2.1 = 1.9999999999999996 so a change of exactly the threshold counts as real.
@@ -227,9 +235,11 @@ class MeasureProgress:
         """The catalog entry of the measure."""
         return MEASURES[self.measure]
 
-    @property
+    @cached_property
     def series(self) -> tuple[Point, ...]:
         """The between-visit series: points with a pre-treatment value, by date."""
+        # Computed once: the fields it derives from never change (kept in __dict__, which a
+        # frozen dataclass allows; equality and ``replace`` look at the fields only).
         return tuple(p for p in self.points if p.pre is not None)
 
     @property
@@ -323,6 +333,7 @@ def threshold_for(code: str, thresholds: Mapping[str, float] | None = None) -> f
 # --------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=256)
 def measure_label(code: str, side: str | None) -> str:
     """Return the display label of a measure and side ("Pain now", "Left SLR")."""
     short = MEASURES[code].short_label
@@ -357,18 +368,20 @@ def measure_progress(
         goal = GoalSpec(float(goal))
     cfg = resolve_settings(settings)
     threshold = threshold_for(measure_code, thresholds)
-    label = measure_label(measure_code, side)
-
+    # A caseload computes hundreds of these: each value below is computed once, on plain
+    # lists, with day numbers (ordinals) instead of date arithmetic.
+    higher = m.better == HIGHER
     ordered = _one_point_per_day(points)
     series = [p for p in ordered if p.pre is not None]
     window = _window(series, cfg.window_days, cfg.min_points)
+    pres = [p.pre for p in window]
 
     baseline = series[0].pre if series else None
     latest = series[-1].pre if series else None
     change = None
     span = None
     if window:
-        change = round(m.improvement(window[0].pre, window[-1].pre), 9)
+        change = round(pres[-1] - pres[0] if higher else pres[0] - pres[-1], 9)
         span = (window[-1].day - window[0].day).days
     goal_met = None if goal is None or latest is None else _meets(m, latest, goal.target)
 
@@ -383,31 +396,35 @@ def measure_progress(
     else:
         status = "plateau"
 
-    gains = [m.improvement(p.pre, p.post) for p in window if p.post is not None]
+    if higher:
+        gains = [p.post - p.pre for p in window if p.post is not None]
+    else:
+        gains = [p.pre - p.post for p in window if p.post is not None]
     within = round(median(gains), 9) if gains else None
-    retention, pairs = _retention(m, series, threshold)
+    retention, pairs = _retention(higher, series, threshold)
 
-    slope = _theil_sen_slope(window)
-    projected = projected_on = None
-    if slope is not None and plan_end is not None:
-        projected_on = plan_end
-        if goal is not None and goal.target_date is not None \
-                and goal.target_date > window[-1].day:
-            projected_on = goal.target_date
-        projected = _project(m, window, slope, projected_on)
+    slope = projected = projected_on = None
+    if len(window) > 1:
+        days = [p.day.toordinal() for p in window]
+        slope = _theil_sen_slope(days, pres)
+        if slope is not None and plan_end is not None:
+            projected_on = plan_end
+            if goal is not None and goal.target_date is not None \
+                    and goal.target_date > window[-1].day:
+                projected_on = goal.target_date
+            projected = _project(m, days, pres, slope, projected_on)
 
-    values = [p.pre for p in window]
-    result = MeasureProgress(
-        measure=measure_code, side=side, label=label, unit=m.unit, better=m.better,
-        threshold=threshold, status=status, points=ordered,
+    result = _measure_result(
+        measure=measure_code, side=side, label=measure_label(measure_code, side), unit=m.unit,
+        better=m.better, threshold=threshold, status=status, points=ordered,
         baseline=baseline, baseline_date=series[0].day if series else None,
         latest=latest, latest_date=series[-1].day if series else None,
         change=change,
         window_start=window[0].day if window else None,
         window_end=window[-1].day if window else None,
         window_points=len(window),
-        window_min=min(values) if values else None,
-        window_max=max(values) if values else None,
+        window_min=min(pres) if pres else None,
+        window_max=max(pres) if pres else None,
         goal_target=goal.target if goal is not None else None,
         goal_date=goal.target_date if goal is not None else None,
         goal_met=goal_met,
@@ -416,7 +433,18 @@ def measure_progress(
         trend_per_day=slope, projected=projected, projected_on=projected_on,
         explanation="",
     )
-    return _with_explanation(result, cfg)
+    # The explanation cites the numbers above; it is set once, before the result is shared
+    # (as ``PlanSnapshot.__post_init__`` does), instead of building the result twice.
+    object.__setattr__(result, "explanation", _explanation(result, series, cfg))
+    return result
+
+
+def _measure_result(**values) -> MeasureProgress:
+    """A :class:`MeasureProgress` of ``values`` (every field), built without the frozen
+    ``__init__``'s 30 guarded assignments: a caseload builds hundreds of them."""
+    result = object.__new__(MeasureProgress)
+    result.__dict__.update(values)
+    return result
 
 
 def _one_point_per_day(points: Sequence[Point]) -> tuple[Point, ...]:
@@ -426,6 +454,13 @@ def _one_point_per_day(points: Sequence[Point]) -> tuple[Point, ...]:
     window and could change its first point. The mean keeps the result independent of the order
     the entries were made.
     """
+    previous = None
+    for p in points:  # already one a day, in date order (as storage hands them): as they are
+        if previous is not None and p.day <= previous:
+            break
+        previous = p.day
+    else:
+        return tuple(points)
     by_day: dict[date, list[Point]] = {}
     for p in points:
         by_day.setdefault(p.day, []).append(p)
@@ -442,21 +477,15 @@ def _one_point_per_day(points: Sequence[Point]) -> tuple[Point, ...]:
     return tuple(merged)
 
 
-def _point_key(p: Point) -> tuple:
-    # A total order, so the result never depends on the order points are given in,
-    # even with two values on the same day.
-    return (p.day, p.pre is None, p.pre or 0.0, p.post is None, p.post or 0.0)
-
-
 def _window(series: list[Point], window_days: int, min_points: int) -> list[Point]:
     """Points of the ``window_days`` ending at the latest, extended back to ``min_points``."""
     if not series:
         return []
     start = series[-1].day - timedelta(days=window_days)
-    inside = [p for p in series if p.day >= start]
-    if len(inside) < min_points:
-        inside = series[-min_points:]
-    return inside
+    first = len(series) - 1
+    while first > 0 and series[first - 1].day >= start:  # by date: scan back from the latest
+        first -= 1
+    return series[min(first, max(len(series) - min_points, 0)):]
 
 
 def _meets(m: Measure, value: float, target: float) -> bool:
@@ -464,38 +493,43 @@ def _meets(m: Measure, value: float, target: float) -> bool:
     return m.meets(value, target) or abs(value - target) <= _EPS
 
 
-def _retention(m: Measure, series: list[Point], threshold: float) -> tuple[float | None, int]:
+def _retention(higher: bool, series: list[Point], threshold: float) -> tuple[float | None, int]:
     """Median % of a within-visit gain kept at the next visit, over the plan's series.
 
     Only visits whose within-visit gain is at least half the threshold count: a smaller
-    gain makes the ratio meaningless noise.
+    gain makes the ratio meaningless noise. ``higher``: whether higher values are better.
     """
+    least = threshold / 2 - _EPS
     ratios = []
     for current, following in zip(series, series[1:]):
-        if current.post is None:
+        post = current.post
+        if post is None:
             continue
-        gain = m.improvement(current.pre, current.post)
-        if gain < threshold / 2 - _EPS:
+        pre = current.pre
+        gain = post - pre if higher else pre - post
+        if gain < least:
             continue
-        ratios.append(m.improvement(current.pre, following.pre) / gain * 100)
+        kept = following.pre - pre if higher else pre - following.pre
+        ratios.append(kept / gain * 100)
     return (median(ratios) if ratios else None), len(ratios)
 
 
-def _theil_sen_slope(window: list[Point]) -> float | None:
-    """Median of the pairwise slopes (units per day); robust to one odd visit."""
-    slopes = [
-        (b.pre - a.pre) / (b.day - a.day).days
-        for i, a in enumerate(window) for b in window[i + 1:]
-        if b.day != a.day
-    ]
+def _theil_sen_slope(days: list[int], values: list[float]) -> float | None:
+    """Median of the pairwise slopes (units per day); robust to one odd visit.
+
+    ``days`` are day numbers (``date.toordinal()``) of the ``values``, in date order.
+    """
+    slopes = [(value_b - value_a) / (day_b - day_a)
+              for (day_a, value_a), (day_b, value_b) in combinations(zip(days, values), 2)
+              if day_b != day_a]
     return median(slopes) if slopes else None
 
 
-def _project(m: Measure, window: list[Point], slope: float, on: date) -> float:
+def _project(m: Measure, days: list[int], values: list[float], slope: float, on: date) -> float:
     """Value of the Theil–Sen line on ``on``, kept within the measure's valid range."""
-    origin = window[0].day
-    intercept = median(p.pre - slope * (p.day - origin).days for p in window)
-    value = intercept + slope * (on - origin).days
+    origin = days[0]
+    intercept = median([v - slope * (d - origin) for d, v in zip(days, values)])
+    value = intercept + slope * (on.toordinal() - origin)
     return min(max(value, m.minimum), m.maximum)
 
 
@@ -518,9 +552,13 @@ def format_amount(m: Measure, amount: float) -> str:
     return f"{text} point" + ("" if text == "1" else "s")
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def format_day(day: date, *, year: bool = True) -> str:
     """Format a date the way clinicians write it: "3 Mar 2026"."""
-    return f"{day.day} {day:%b}" + (f" {day:%Y}" if year else "")
+    # English month names whatever the process locale (``%b`` follows it), without strftime.
+    return f"{day.day} {_MONTHS[day.month - 1]}" + (f" {day.year}" if year else "")
 
 
 def _range_text(m: Measure, low: float, high: float) -> str:
@@ -551,47 +589,45 @@ def _span_text(mp: MeasureProgress) -> str:
     return f"over the last {visits} ({days})"
 
 
-def _with_explanation(mp: MeasureProgress, cfg: Settings) -> MeasureProgress:
+def _explanation(mp: MeasureProgress, series: list[Point], cfg: Settings) -> str:
+    """One plain clinical sentence citing the numbers of ``mp`` (``series``: ``mp.series``)."""
     m = mp.catalog
     fmt = m.format_value
     label = mp.label
-    minimal = f"the minimal important change of {format_amount(m, mp.threshold)}"
-    if not mp.series:
-        text = f"{label}: no pre-treatment values recorded yet."
-    elif mp.status == "goal_met":
-        start = f" (from {fmt(mp.baseline)} at the start)" if len(mp.series) > 1 else ""
-        text = (f"{label} is {fmt(mp.latest)}{start}, meeting the goal "
+    if not series:
+        return f"{label}: no pre-treatment values recorded yet."
+    if mp.status == "goal_met":
+        start = f" (from {fmt(mp.baseline)} at the start)" if len(series) > 1 else ""
+        return (f"{label} is {fmt(mp.latest)}{start}, meeting the goal "
                 f"{m.goal_comparator} {fmt(mp.goal_target)}.")
-    elif mp.status == "insufficient_data":
-        n = len(mp.series)
+    # The window is the last ``window_points`` of the series.
+    start_value = fmt(series[-mp.window_points].pre)
+    if mp.status == "insufficient_data":
+        n = len(series)
         if n < cfg.min_points:
-            values = ", ".join(fmt(p.pre) for p in mp.series)
-            text = (f"{label}: only {n} visit{'' if n == 1 else 's'} with a value ({values}); "
+            values = ", ".join(fmt(p.pre) for p in series)
+            return (f"{label}: only {n} visit{'' if n == 1 else 's'} with a value ({values}); "
                     f"progress is judged on at least {cfg.min_points} visits spanning "
                     f"{cfg.window_days} days{_goal_text(mp)}.")
-        else:
-            days = f"{mp.window_days} day" + ("" if mp.window_days == 1 else "s")
-            text = (f"{label}: the last {mp.window_points} visits span only {days} "
-                    f"({_window_first(mp)} to {fmt(mp.latest)}); progress is judged over at "
-                    f"least {cfg.window_days} days{_goal_text(mp)}.")
-    else:
-        start_value = _window_first(mp)
-        change = _change_text(m, mp.change)
-        if mp.status == "improving":
-            text = (f"{label} improved from {start_value} to {fmt(mp.latest)} {_span_text(mp)}: "
-                    f"{change}, at or above {minimal}{_goal_text(mp, yet=True)}.")
-        elif mp.status == "worsening":
-            text = (f"{label} worsened from {start_value} to {fmt(mp.latest)} {_span_text(mp)}: "
-                    f"{change}, beyond {minimal}{_goal_text(mp)}.")
-        else:
-            text = (f"{label} has stayed {_range_text(m, mp.window_min, mp.window_max)} "
-                    f"{_span_text(mp)}: {change}, below {minimal}{_goal_text(mp)}.")
-    return replace(mp, explanation=text)
+        days = f"{mp.window_days} day" + ("" if mp.window_days == 1 else "s")
+        return (f"{label}: the last {mp.window_points} visits span only {days} "
+                f"({start_value} to {fmt(mp.latest)}); progress is judged over at "
+                f"least {cfg.window_days} days{_goal_text(mp)}.")
+    minimal = f"the minimal important change of {format_amount(m, mp.threshold)}"
+    change = _change_text(m, mp.change)
+    if mp.status == "improving":
+        return (f"{label} improved from {start_value} to {fmt(mp.latest)} {_span_text(mp)}: "
+                f"{change}, at or above {minimal}{_goal_text(mp, yet=True)}.")
+    if mp.status == "worsening":
+        return (f"{label} worsened from {start_value} to {fmt(mp.latest)} {_span_text(mp)}: "
+                f"{change}, beyond {minimal}{_goal_text(mp)}.")
+    return (f"{label} has stayed {_range_text(m, mp.window_min, mp.window_max)} "
+            f"{_span_text(mp)}: {change}, below {minimal}{_goal_text(mp)}.")
 
 
 def _window_first(mp: MeasureProgress) -> str:
-    first = next(p for p in mp.series if p.day >= mp.window_start)
-    return mp.catalog.format_value(first.pre)
+    # The window is the last ``window_points`` of the series.
+    return mp.catalog.format_value(mp.series[-mp.window_points].pre)
 
 
 # --------------------------------------------------------------------------------------
@@ -614,12 +650,11 @@ def plan_progress(
     which never flags a draft early.
     """
     cfg = resolve_settings(settings)
-    order = {code: i for i, code in enumerate(MEASURES)}
-    unknown = [code for code, _ in snapshot.series if code not in order]
+    unknown = [code for code, _ in snapshot.series if code not in _MEASURE_ORDER]
     if unknown:
         raise ValueError(f"plan {snapshot.plan_id}: unknown measure codes {sorted(unknown)}")
-    side_order = {None: 0, **{s: i + 1 for i, s in enumerate(SIDES)}}
-    keys = sorted(snapshot.series, key=lambda k: (order[k[0]], side_order.get(k[1], 9)))
+    keys = sorted(snapshot.series,
+                  key=lambda k: (_MEASURE_ORDER[k[0]], _SIDE_ORDER.get(k[1], 9)))
     measures = [
         measure_progress(code, side, snapshot.series[(code, side)],
                          _goal_for(snapshot, code, side), thresholds,
@@ -674,10 +709,8 @@ def _flags(snapshot: PlanSnapshot, measures: list[MeasureProgress], today: date,
         flags += _measure_flags(snapshot, measures)
         flags += _admin_flags(snapshot, today, cfg)
     flags += _unsigned_flags(snapshot, now, cfg)
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    code_rank = {c: i for i, c in enumerate(FLAG_CODES)}
     # Stable sort keeps catalog order within a code.
-    return sorted(flags, key=lambda f: (rank[f.severity], code_rank[f.code]))
+    return sorted(flags, key=lambda f: (_SEVERITY_RANK[f.severity], _CODE_RANK[f.code]))
 
 
 def _flag(code: str, message: str, mp: MeasureProgress | None = None, **extra) -> Flag:
