@@ -21,7 +21,8 @@ def test_paths_bench_runs_on_a_tiny_clinic(tmp_path):
     for row in ("| list visits |", "| plan progress |", "| patient page |", "| chart 304 |",
                 "| chart cache hit |", "| chart cache miss (PNG, 800×400) |",
                 "| chart cache miss (SVG, 800×400) |", "| save visit note (12 measurements) |",
-                "| caseload flags (", "| first request after start (chart render) |",
+                "| caseload flags, cold (", "| caseload flags, warm (",
+                "| first request after start (chart render) |",
                 "| worker RSS after all of the above |"):
         assert row in out, row
     assert "Python load generator" in out
