@@ -58,6 +58,8 @@ def load_config(app) -> None:
         PROGRESS_SETTINGS={},
         #: Whether patients see the assessment text of their signed notes.
         PORTAL_SHOWS_ASSESSMENT=False,
+        #: Fsync every read's audit row before answering (else within a second; SECURITY.md).
+        AUDIT_READS_DURABLE=_env_flag("AUDIT_READS_DURABLE"),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
+from flask import current_app, has_app_context, has_request_context, request
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -34,14 +36,20 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 
+#: Longest time, in seconds, a read's audit row may wait for an fsync (see :func:`_begin`).
+READ_AUDIT_SYNC_SECONDS = 1.0
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_AUDIT_INSERT = "INSERT INTO audit_events"
+_TX = "notes_service_tx"
+_last_full_commit = [0.0]
+
+
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, _record):
     """Turn on WAL, foreign keys, full sync and a busy timeout for every SQLite connection.
 
     pysqlite's own transaction handling is switched off (``isolation_level = None``) so that
-    SQLAlchemy emits ``BEGIN IMMEDIATE`` itself (see :func:`_begin_immediately`): every request
-    that touches patient data also writes an audit row, so taking the write lock up front avoids
-    lock-upgrade failures under concurrency, and SAVEPOINTs work as documented.
+    SQLAlchemy emits ``BEGIN`` itself (see :func:`_begin`), and SAVEPOINTs work as documented.
     """
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
@@ -54,8 +62,111 @@ def _configure_sqlite(dbapi_connection, _record):
     cursor.close()
 
 
+def _reading_request() -> bool:
+    """Whether the current request only reads (GET or HEAD; its writes are audit rows)."""
+    return has_request_context() and request.method in ("GET", "HEAD")
+
+
+def _run(connection, sql: str) -> None:
+    """Run ``sql`` on the driver's connection (no cursor events: it is our own transaction
+    control), raising the driver's errors as SQLAlchemy's, as a statement would."""
+    try:
+        connection.connection.dbapi_connection.execute(sql)
+    except sqlite3.Error as error:
+        raise exc.DBAPIError.instance(sql, (), error, sqlite3.Error,
+                                      dialect=connection.dialect) from error
+
+
+def _set_sync(connection, level: str) -> None:
+    if connection.info.get("sync") != level:
+        _run(connection, f"PRAGMA synchronous = {level}")
+        connection.info["sync"] = level
+
+
 @event.listens_for(Engine, "begin")
-def _begin_immediately(connection):
-    """Start SQLite transactions with ``BEGIN IMMEDIATE``."""
+def _begin(connection):
+    """Start each transaction, and on SQLite choose its lock and its durability.
+
+    - A request that changes data (POST, PATCH, the CLI, tests) begins ``BEGIN IMMEDIATE``:
+      it takes SQLite's one write lock up front, so it never fails to upgrade a read lock,
+      and commits with ``synchronous = FULL`` (an fsync before the answer).
+    - A reading request (GET, HEAD) begins a plain ``BEGIN``: readers run side by side (WAL)
+      without queueing for the write lock. Its one write is its audit rows, at commit: then
+      (:func:`take_write_lock`) its reads end and a short ``BEGIN IMMEDIATE`` transaction
+      appends them. Those commits use ``synchronous = NORMAL``: durable when the process dies
+      (the WAL is written before the answer), and on the disk at the next fsync, which the
+      first such commit after :data:`READ_AUDIT_SYNC_SECONDS` without one makes itself — so
+      a power cut loses at most the last second of read-audit rows, never a clinical write
+      (``AUDIT_READS_DURABLE = True`` makes every commit FULL).
+
+    On PostgreSQL, a transaction whose only writes are audit rows commits with
+    ``synchronous_commit = off`` (:func:`_commit`), the same bounded window (the WAL writer
+    flushes within three ``wal_writer_delay``, 600 ms by default).
+    """
+    info = connection.info
+    reading = _reading_request() and not current_app.config.get("AUDIT_READS_DURABLE")
+    info[_TX] = {"deferred": reading, "data": False, "audit": False}
+    if connection.dialect.name != "sqlite":
+        return
+    if reading:
+        recent = time.monotonic() - _last_full_commit[0] < READ_AUDIT_SYNC_SECONDS
+        _set_sync(connection, "NORMAL" if recent else "FULL")
+        _run(connection, "BEGIN")
+    else:
+        _set_sync(connection, "FULL")
+        _run(connection, "BEGIN IMMEDIATE")
+
+
+def take_write_lock(connection, *, audit: bool = False) -> None:
+    """Before a transaction's first write: a reading SQLite transaction ends its reads and
+    begins again with the write lock (``BEGIN IMMEDIATE``), as a clinical write with FULL
+    sync unless ``audit``. Writes then never fail to upgrade a read snapshot."""
+    tx = connection.info.get(_TX)
+    if tx is None:
+        return
+    tx["data" if not audit else "audit"] = True
+    if not tx["deferred"]:
+        return
+    tx["deferred"] = False
+    if connection.dialect.name != "sqlite":
+        return
+    _run(connection, "COMMIT")
+    if not audit:
+        _set_sync(connection, "FULL")
+    _run(connection, "BEGIN IMMEDIATE")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _before_write(connection, _cursor, statement, _parameters, _context, _executemany):
+    """A write statement that did not announce itself takes the write lock here."""
+    tx = connection.info.get(_TX)
+    if tx is None or not statement.lstrip()[:7].upper().startswith(_WRITES):
+        return
+    take_write_lock(connection, audit=statement.startswith(_AUDIT_INSERT))
+
+
+@event.listens_for(Engine, "commit")
+def _commit(connection):
+    """Relax the durability of a PostgreSQL transaction that wrote only audit rows; note the
+    time of each fsynced SQLite commit."""
+    tx = connection.info.pop(_TX, None)
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.info.get("sync") == "FULL":
+            _last_full_commit[0] = time.monotonic()
+        return
+    if tx is not None and tx["audit"] and not tx["data"] and \
+            (not has_app_context() or not current_app.config.get("AUDIT_READS_DURABLE")):
+        _relax_commit(connection.connection.dbapi_connection)
+
+
+def _relax_commit(dbapi_connection) -> None:
+    """Let PostgreSQL answer this commit before its WAL record is flushed."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET LOCAL synchronous_commit = off")
+    cursor.close()
+
+
+@event.listens_for(Engine, "rollback")
+def _rollback(connection):
+    if not connection.invalidated:  # its info would reconnect first
+        connection.info.pop(_TX, None)

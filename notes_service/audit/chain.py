@@ -9,8 +9,8 @@ the SHA-256 of ``prev_hash`` and the row's content. Hashes are filled in as rows
 (:func:`_chain_new_events`) or bulk-inserted (:func:`append_rows`), after reading the tail of
 the chain:
 
-- SQLite: every transaction starts with ``BEGIN IMMEDIATE`` (see ``extensions.py``), so one
-  writer at a time reads the tail and appends.
+- SQLite: a transaction holds the one write lock (``BEGIN IMMEDIATE``, see ``extensions.py``)
+  before it reads the tail, so one writer at a time reads the tail and appends.
 - PostgreSQL: a transaction takes the transaction-level advisory lock :data:`CHAIN_LOCK_KEY`
   at its *first write* of any kind (flush, DML or ``SELECT ... FOR UPDATE``), then holds it
   until it commits or rolls back. Writers are therefore serialised as on SQLite, ids are
@@ -60,11 +60,16 @@ def row_hash(prev_hash: str, row) -> str:
     return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
 
 
-def take_write_lock(session: Session) -> None:
-    """Take the chain's advisory lock for the rest of the transaction (PostgreSQL only)."""
+def take_write_lock(session: Session, *, audit: bool = False) -> None:
+    """Take the write lock for the rest of the transaction: SQLite's (a reading transaction
+    begins again with ``BEGIN IMMEDIATE``, see :func:`notes_service.extensions.take_write_lock`)
+    or, on PostgreSQL, the chain's advisory lock. ``audit``: the write is audit rows only."""
     if session.info.get(_LOCKED):
         return
+    from notes_service.extensions import take_write_lock as lock_connection
+
     connection = session.connection()
+    lock_connection(connection, audit=audit)
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
     session.info[_LOCKED] = True
@@ -103,7 +108,7 @@ def append_rows(session: Session, rows: list[dict]) -> None:
     if not rows:
         return
     session.flush()  # earlier events of this transaction come first in the chain
-    take_write_lock(session)
+    take_write_lock(session, audit=True)
     link(rows, chain_tail(session))
     session.connection().execute(_statements()[1], rows)
 

@@ -106,22 +106,156 @@ def test_sqlite_connection_settings(app):
         assert pragma("busy_timeout") == 5000
 
 
-def test_sqlite_transactions_begin_immediately(empty_database):
-    """Every transaction takes the write lock up front (no lock-upgrade failures)."""
+@contextmanager
+def sqlite_trace(application):
+    """Every statement SQLite runs on the app's connections (BEGIN and PRAGMA included)."""
+    seen: list[str] = []
+    with application.app_context():
+        engine = db.engine
+
+    def traced(dbapi_connection, _record):
+        dbapi_connection.set_trace_callback(seen.append)
+
+    engine.dispose()  # new connections only, each traced from its first statement
+    sa.event.listen(engine, "connect", traced)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "connect", traced)
+        engine.dispose()
+
+
+def _transactions(statements: list[str]) -> list[list[str]]:
+    """The statements grouped by transaction (from each BEGIN to its COMMIT or ROLLBACK)."""
+    groups, current = [], None
+    for statement in statements:
+        head = statement.split()[0].upper()
+        if head == "BEGIN":
+            current = [statement]
+        elif current is not None:
+            current.append(statement)
+            if head in ("COMMIT", "ROLLBACK"):
+                groups.append(current)
+                current = None
+    return groups
+
+
+def _sqlite_only(application):
+    with application.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite")
+
+
+def test_sqlite_writes_begin_immediately_with_full_sync(empty_database):
+    """A write takes the write lock up front (no lock-upgrade failure) and is fsynced."""
+    with migrated(empty_database) as application:
+        _sqlite_only(application)
+        api, plan = _chart(application)
+        with sqlite_trace(application) as seen:
+            response = api.post(f"/api/v1/plans/{plan['id']}/visits",
+                                json={"visit_date": iso_day(1), "subjective": "full"})
+        assert response.status_code == 201
+        assert seen[:2] == ["PRAGMA synchronous = FULL", "BEGIN IMMEDIATE"] or \
+            "PRAGMA synchronous = NORMAL" not in seen and seen[0] == "BEGIN IMMEDIATE"
+        (write,) = _transactions(seen)
+        assert write[0] == "BEGIN IMMEDIATE" and any(
+            s.startswith("INSERT INTO visit_notes") for s in write)
+        assert any(s.startswith("INSERT INTO audit_events") for s in write)
+
+
+def test_a_read_appends_its_audit_row_in_a_short_write_transaction(empty_database):
+    """GET: the reads run without the write lock; the audit row follows in its own
+    BEGIN IMMEDIATE transaction, with NORMAL sync while a FULL one happened within a second."""
+    with migrated(empty_database) as application:
+        _sqlite_only(application)
+        api, plan = _chart(application)
+        api.post(f"/api/v1/plans/{plan['id']}/visits",
+                 json={"visit_date": iso_day(1), "subjective": "read me"})  # a FULL commit
+        with sqlite_trace(application) as seen:
+            assert api.get(f"/api/v1/plans/{plan['id']}/visits").status_code == 200
+        read, audit = _transactions(seen)
+        assert read[0] == "BEGIN" and read[-1] == "COMMIT"
+        assert not any(s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE") for s in read)
+        assert audit[0] == "BEGIN IMMEDIATE" and audit[-1] == "COMMIT"
+        assert [s.split()[0] for s in audit[1:-1]] == ["SELECT", "INSERT"]  # tail, then row
+        assert "PRAGMA synchronous = NORMAL" in seen and "PRAGMA synchronous = FULL" not in seen
+
+
+def test_read_audit_rows_reach_the_disk_within_a_second(empty_database, monkeypatch):
+    from notes_service import extensions
+
+    with migrated(empty_database) as application:
+        _sqlite_only(application)
+        api, plan = _chart(application)
+        monkeypatch.setattr(extensions, "READ_AUDIT_SYNC_SECONDS", 0.0)
+        with sqlite_trace(application) as seen:
+            assert api.get(f"/api/v1/plans/{plan['id']}/visits").status_code == 200
+        assert "PRAGMA synchronous = NORMAL" not in seen  # overdue: this commit is fsynced
+
+
+def test_audit_reads_durable_makes_every_commit_full(tmp_path):
+    with migrated(f"sqlite:///{tmp_path / 'durable.db'}",
+                  AUDIT_READS_DURABLE=True) as application:
+        api, plan = _chart(application)
+        with sqlite_trace(application) as seen:
+            assert api.get(f"/api/v1/plans/{plan['id']}/visits").status_code == 200
+        (only,) = _transactions(seen)
+        assert only[0] == "BEGIN IMMEDIATE" and "PRAGMA synchronous = NORMAL" not in seen
+
+
+def test_a_read_outlives_a_write_committed_during_it(tmp_path, audit_chain_ok=True):
+    """Another process commits while a GET is reading: the GET's audit row still goes in (a
+    read snapshot upgraded in place would fail with SQLITE_BUSY here), and the chain holds."""
+    from notes_service.audit.chain import verify_chain
+
+    path = tmp_path / "race.db"
+    with migrated(f"sqlite:///{path}") as application:
+        api, plan = _chart(application)
+        with application.app_context():
+            engine = db.engine
+        state = {"done": False}
+
+        def meanwhile(conn, cursor, statement, *args):
+            if not state["done"] and statement.startswith("SELECT") and "visit_notes" in statement:
+                state["done"] = True
+                other = sqlite3.connect(path, isolation_level=None)
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("UPDATE patients SET given_name = 'Changed'")
+                other.execute("COMMIT")
+                other.close()
+
+        sa.event.listen(engine, "before_cursor_execute", meanwhile)
+        try:
+            response = api.get(f"/api/v1/plans/{plan['id']}/visits")
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", meanwhile)
+        assert state["done"] and response.status_code == 200, response.get_json()
+        with application.app_context():
+            assert verify_chain(db.session.connection()).ok
+            last = db.session.execute(sa.text(
+                "SELECT action, kind FROM audit_events ORDER BY id DESC LIMIT 1")).one()
+        assert tuple(last) == ("list", "visit")
+
+
+def test_postgresql_relaxes_only_audit_only_commits(empty_database, monkeypatch):
+    """synchronous_commit = off for a read's audit rows; never for a clinical write."""
+    from notes_service import extensions
+
+    relaxed = []
+    real = extensions._relax_commit
+    monkeypatch.setattr(extensions, "_relax_commit",
+                        lambda dbapi_connection: relaxed.append(1) or real(dbapi_connection))
     with migrated(empty_database) as application:
         with application.app_context():
-            if db.engine.dialect.name != "sqlite":
-                pytest.skip("SQLite")
-            seen = []
-
-            def note(conn, cursor, statement, *args):
-                seen.append(statement)
-
-            sa.event.listen(db.engine, "before_cursor_execute", note)
-            db.session.execute(sa.text("SELECT 1"))
-            db.session.rollback()
-            sa.event.remove(db.engine, "before_cursor_execute", note)
-        assert seen[0] == "BEGIN IMMEDIATE"
+            if db.engine.dialect.name != "postgresql":
+                pytest.skip("PostgreSQL")
+        api, plan = _chart(application)
+        relaxed.clear()
+        assert api.post(f"/api/v1/plans/{plan['id']}/visits", json={
+            "visit_date": iso_day(1), "subjective": "durable"}).status_code == 201
+        assert relaxed == []
+        assert api.get(f"/api/v1/plans/{plan['id']}/visits").status_code == 200
+        assert relaxed == [1]
 
 
 def test_a_deadlock_is_retried_once_and_written_once(empty_database):
