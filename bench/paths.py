@@ -32,6 +32,7 @@ import contextlib
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -373,7 +374,8 @@ def caseload(app, fixture: dict, repeat: int, statements: Statements) -> dict:
     The path is ``active_plans_for`` + ``caseload_progress``: **cold** with the progress memo
     emptied before each call (what the first look after a change costs), **warm** with it
     kept. The floor is :data:`CASELOAD_FLOOR` on a raw DB-API cursor, every row fetched: what
-    any implementation must read, whatever it memoises. Path and floor alternate.
+    any implementation must read, whatever it memoises. Each call of the path is followed by
+    one of the floor.
     """
     from datetime import UTC, datetime
 
@@ -438,11 +440,12 @@ def caseload(app, fixture: dict, repeat: int, statements: Statements) -> dict:
         assert sorted(row[0] for row in rows[0]) == plan_ids, "the floor reads other plans"
         measurement_rows = len(rows[3])
         timings: dict[str, list[float]] = {"cold": [], "warm": [], "floor": []}
+        order = ["cold", "warm"]
         for _ in range(repeat):
-            timings["cold"].append(flags(cold=True)[0])
-            timings["floor"].append(floor()[0])
-            timings["warm"].append(flags(cold=False)[0])
-            timings["floor"].append(floor()[0])
+            random.shuffle(order)  # so that garbage collections fall on neither in particular
+            for state in order:
+                timings[state].append(flags(cold=state == "cold")[0])
+                timings["floor"].append(floor()[0])
         cursor.close()
         raw.close()
     p50 = {name: statistics.median(values) for name, values in timings.items()}
