@@ -5,10 +5,15 @@ serialises writes anyway), so threads or an event loop would add no throughput; 
 renders a chart holds the GIL for tens of milliseconds, which separate processes do not share.
 ``preload_app`` imports the application (and matplotlib) once in the master before forking,
 and :func:`when_ready` then renders one chart of each kind there, so the workers inherit the
-imported modules, the font cache and the loaded fonts: no request pays for them.
+imported modules, the font cache and the loaded fonts: no request pays for them. The master
+then moves every object it made into the garbage collector's permanent generation
+(``gc.freeze``): a full collection in a worker no longer walks the ~200,000 objects of the
+imported app and matplotlib (30–40 ms each time), and their pages stay shared with the master
+instead of being copied into every worker when the collector touches them.
 Command-line options (``--workers``, ``--bind``) override these; so does ``WEB_CONCURRENCY``.
 """
 
+import gc
 import multiprocessing
 import os
 
@@ -46,9 +51,13 @@ def when_ready(server):
     """Warm up in the master once the preloaded app is imported, before any worker forks."""
     if server.cfg.preload_app:
         warm_up()
+        gc.collect()
+        gc.freeze()
 
 
 def post_worker_init(worker):
     """Without preloading, each worker warms up itself before it takes a request."""
     if not worker.cfg.preload_app:
         warm_up()
+        gc.collect()
+        gc.freeze()

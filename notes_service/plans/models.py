@@ -73,9 +73,7 @@ class PlanOfCare(db.Model):
     @property
     def tracked_keys(self) -> list[tuple[str, str | None]]:
         """Tracked (measure, side) pairs in catalog order."""
-        order = list(MEASURES)
-        keys = {(t["measure"], t.get("side")) for t in self.tracked_measures or []}
-        return sorted(keys, key=lambda k: (order.index(k[0]) if k[0] in order else 99, k[1] or ""))
+        return tracked_keys(self.tracked_measures)
 
     def week_of(self, day: date) -> int:
         """Week of the plan ``day`` falls in (1-based)."""
@@ -104,3 +102,10 @@ class Goal(db.Model):
     def catalog(self):
         """The catalog entry of the goal's measure."""
         return MEASURES[self.measure]
+
+
+def tracked_keys(tracked_measures: list | None) -> list[tuple[str, str | None]]:
+    """The (measure, side) pairs of a plan's ``tracked_measures``, in catalog order."""
+    order = list(MEASURES)
+    keys = {(t["measure"], t.get("side")) for t in tracked_measures or []}
+    return sorted(keys, key=lambda k: (order.index(k[0]) if k[0] in order else 99, k[1] or ""))

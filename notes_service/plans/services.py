@@ -13,6 +13,7 @@ from notes_service.audit.services import record
 from notes_service.auth.models import User
 from notes_service.catalog import ICD10_CODES, MEASURES
 from notes_service.clock import clinic_today
+from notes_service.db_types import utcnow
 from notes_service.errors import Conflict
 from notes_service.extensions import db
 from notes_service.outcomes.summary import refresh_plan_summary
@@ -112,6 +113,7 @@ def update_plan(actor: User, plan_id: int, data: dict, dump) -> PlanOfCare:
     goals = data.pop("goals", None)
     if goals is not None:
         plan.goals = [Goal(**g) for g in goals]
+        plan.updated_at = utcnow()  # the plan row itself changes, so its version moves on
         data["tracked_measures"] = _tracked_with_goals(
             data.get("tracked_measures", plan.tracked_measures), goals)
     elif "tracked_measures" in data:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Container
 from flask import Response
 from marshmallow import ValidationError
 
-from notes_service.access import get_plan
+from notes_service.access import PlanVersion, plan_version
 from notes_service.audit.services import record
 from notes_service.auth.models import User
 from notes_service.catalog import MEASURES
@@ -31,7 +31,7 @@ PAIN_BAND = ("pain_worst", "pain_best")
 CHART_CACHE = Memo(256)
 
 
-def pick_side(plan: PlanOfCare, measure: str, side: str | None) -> str | None:
+def pick_side(plan: PlanOfCare | PlanVersion, measure: str, side: str | None) -> str | None:
     """The side to chart: the one asked for, else the plan's affected side when tracked."""
     entry = MEASURES[measure]
     if not entry.sided:
@@ -71,23 +71,21 @@ def measure_chart_response(actor: User, plan_id: int, measure: str, fmt: str, *,
                            side: str | None, width: int, height: int,
                            if_none_match: Container[str] = ()) -> Response:
     """The chart of one measure (and side) of a plan the actor may see (404 otherwise)."""
-    plan = get_plan(actor, plan_id)
+    plan = plan_version(actor, plan_id)
     if measure not in MEASURES:
         raise NotFound("chart", plan_id, patient_id=plan.patient_id)
     side = pick_side(plan, measure, side)
     friendly = actor.role == "patient"
-    signed_only = services.signed_only_for(actor)
-    etag = services.chart_etag(plan, measure, side, fmt, width, height, friendly,
-                               signed_only=signed_only)
+    etag = services.chart_etag(plan, measure, side, fmt, width, height, friendly)
     record(actor, "read", "chart", patient_id=plan.patient_id, object_id=plan.id,
            detail=f"{measure} {side or ''}".strip())
 
     def render() -> bytes:
-        _, progress = services.plan_progress_for(actor, plan.id)
+        loaded, progress = services.plan_progress_for(actor, plan.id)
         by_key = {(m.measure, m.side): m for m in progress.measures}
         mp = by_key.get((measure, side)) or services.empty_progress(measure, side)
         band = pain_band(by_key) if measure == "pain" else None
-        return charts.measure_chart(mp, plan_start=plan.start_date, plan_end=plan.end_date,
+        return charts.measure_chart(mp, plan_start=loaded.start_date, plan_end=loaded.end_date,
                                     fmt=fmt, width=width, height=height,
                                     patient_friendly=friendly, band=band)
 
@@ -97,17 +95,16 @@ def measure_chart_response(actor: User, plan_id: int, measure: str, fmt: str, *,
 def overview_chart_response(actor: User, plan_id: int, fmt: str, *, width: int,
                             if_none_match: Container[str] = ()) -> Response:
     """The overview chart (one panel per measure) of a plan the actor may see."""
-    plan = get_plan(actor, plan_id)
+    plan = plan_version(actor, plan_id)
     friendly = actor.role == "patient"
-    etag = services.chart_etag(plan, "overview", fmt, width, friendly,
-                               signed_only=services.signed_only_for(actor))
+    etag = services.chart_etag(plan, "overview", fmt, width, friendly)
     record(actor, "read", "chart", patient_id=plan.patient_id, object_id=plan.id,
            detail="overview")
 
     def render() -> bytes:
-        _, progress = services.plan_progress_for(actor, plan.id)
-        return charts.overview_chart(progress.measures, plan_start=plan.start_date,
-                                     plan_end=plan.end_date, fmt=fmt, width=width,
+        loaded, progress = services.plan_progress_for(actor, plan.id)
+        return charts.overview_chart(progress.measures, plan_start=loaded.start_date,
+                                     plan_end=loaded.end_date, fmt=fmt, width=width,
                                      patient_friendly=friendly)
 
     return _answer(etag, fmt, if_none_match, render)

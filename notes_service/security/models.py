@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, exists
+from sqlalchemy import DateTime, ForeignKey, Index, String, exists, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.functions import FunctionElement
@@ -92,6 +92,12 @@ def _utcnow_default(_element, _compiler, **_kw):
 def _utcnow_sqlite(_element, _compiler, **_kw):
     # The format SQLAlchemy stores DateTime in on SQLite, so text comparison is time order.
     return "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+
+
+def granted_patients(user_id):
+    """SELECT of the patients ``user_id`` holds an open break-glass grant for."""
+    return select(BreakGlassGrant.patient_id).where(BreakGlassGrant.user_id == user_id,
+                                                    BreakGlassGrant.expires_at > sql_utcnow())
 
 
 def grant_condition(user_id, patient_id_column):

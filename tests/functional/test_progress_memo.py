@@ -150,3 +150,46 @@ def test_a_plan_status_change_shows(api, step):
     after = progress(api, plan_id)
     assert after == fresh(api, plan_id)
     assert codes(after) != codes(before) or after != before
+
+
+def test_a_changed_goal_changes_the_charts_etag(api):
+    """A goal's line is drawn on the chart: changing only a goal's target is a new chart."""
+    _, plan_id, _ = build_plan(api)
+    url = f"/api/v1/plans/{plan_id}/charts/pain.svg"
+    first = api.get(url)
+    etag = first.headers["ETag"]
+    assert api.get(url, headers={"If-None-Match": etag}).status_code == 304
+    plan = api.get(f"/api/v1/plans/{plan_id}").get_json()
+    targets = [{"measure": g["measure"], "side": g.get("side"), "target": g["target"]}
+               for g in plan["goals"]]
+    changed = [dict(g, target=g["target"] + 1) if g["measure"] == "pain" else g for g in targets]
+    response = api.patch(f"/api/v1/plans/{plan_id}",
+                         json={"version": plan["version"], "goals": changed})
+    assert response.status_code == 200, response.get_json()
+    again = api.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 200 and again.headers["ETag"] != etag
+    assert again.data != first.data
+
+
+def test_a_new_addendum_and_a_signature_change_the_visit_list_validator(app, api):
+    from notes_service.access import plan_version
+    from notes_service.auth.models import User
+    from notes_service.extensions import db
+
+    _, plan_id, _ = build_plan(api)
+    note = add_visit(api, plan_id, 1, 3, sign=False)
+
+    def validator():
+        with app.app_context():
+            actor = db.session.get(User, api.account.id)
+            found = plan_version(actor, plan_id)
+            db.session.rollback()
+            return found.notes, found.addenda
+
+    before = validator()
+    assert api.post(f"/api/v1/visits/{note['id']}/sign", json={}).status_code == 200
+    signed = validator()
+    assert signed[0] != before[0]
+    assert api.post(f"/api/v1/visits/{note['id']}/addenda",
+                    json={"text": "Late entry: pain eased after the session."}).status_code == 201
+    assert validator()[1] != signed[1]
