@@ -193,3 +193,58 @@ def test_a_new_addendum_and_a_signature_change_the_visit_list_validator(app, api
     assert api.post(f"/api/v1/visits/{note['id']}/addenda",
                     json={"text": "Late entry: pain eased after the session."}).status_code == 201
     assert validator()[1] != signed[1]
+
+
+def visit_list(api, plan_id):
+    response = api.get(f"/api/v1/plans/{plan_id}/visits")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def fresh_list(api, plan_id):
+    clear_all()
+    return visit_list(api, plan_id)
+
+
+def test_the_visit_list_follows_every_kind_of_write(app, api, audit_log):
+    """Listed from the cache, yet always what a fresh read gives: after a new draft, a
+    change, a signature and an addendum; each read audited either way."""
+    patient_id, plan_id, _ = build_plan(api)
+    portal = api.__class__(api.client, make_account(app, "list.patient@example.org", "patient",
+                                                     patient_id=patient_id))
+    first = visit_list(api, plan_id)
+    audit_log.mark()
+    assert visit_list(api, plan_id) == first  # a hit
+    (row,) = audit_log.new()
+    assert (row["action"], row["kind"], row["object_id"], row["detail"]) == (
+        "list", "visit", plan_id, f"{len(first)} notes of plan {plan_id}")
+    patient_view = visit_list(portal, plan_id)
+    assert all(n["assessment"] is None for n in patient_view)
+    note = add_visit(api, plan_id, 1, 3, sign=False)
+    assert visit_list(api, plan_id) == fresh_list(api, plan_id) != first
+    assert visit_list(portal, plan_id) == patient_view  # a draft is not the patient's to see
+    changed = api.patch(f"/api/v1/visits/{note['id']}", json={
+        "version": note["version"], "subjective": "Changed after a call."})
+    assert changed.status_code == 200
+    assert visit_list(api, plan_id)[-1]["subjective"] == "Changed after a call."
+    assert api.post(f"/api/v1/visits/{note['id']}/sign", json={}).status_code == 200
+    assert visit_list(api, plan_id)[-1]["status"] == "signed"
+    assert len(visit_list(portal, plan_id)) == len(patient_view) + 1
+    assert api.post(f"/api/v1/visits/{note['id']}/addenda",
+                    json={"text": "Late entry."}).status_code == 201
+    listed = visit_list(api, plan_id)
+    assert [a["text"] for a in listed[-1]["addenda"]] == ["Late entry."]
+    assert listed == fresh_list(api, plan_id)
+    assert visit_list(portal, plan_id) == fresh_list(portal, plan_id)
+
+
+def test_the_visit_list_shows_assessments_to_patients_only_where_the_clinic_shares_them(
+        app, api, monkeypatch):
+    patient_id, plan_id, _ = build_plan(api)
+    portal = api.__class__(api.client, make_account(app, "share.patient@example.org", "patient",
+                                                     patient_id=patient_id))
+    assert all(n["assessment"] is None for n in visit_list(portal, plan_id))
+    monkeypatch.setitem(app.config, "PORTAL_SHOWS_ASSESSMENT", True)
+    assert all(n["assessment"] for n in visit_list(portal, plan_id))
+    monkeypatch.setitem(app.config, "PORTAL_SHOWS_ASSESSMENT", False)
+    assert all(n["assessment"] is None for n in visit_list(portal, plan_id))
