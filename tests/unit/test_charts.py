@@ -13,15 +13,22 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from matplotlib import dates as mdates
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextToPath
+from matplotlib.ticker import MultipleLocator
 from PIL import Image
 
 from notes_service.catalog import MEASURES
+from notes_service.progress import charts
 from notes_service.progress.charts import (
     MEASURE_COLOURS,
     OKABE_ITO,
     chart_alt_text,
     measure_chart,
+    measure_figure,
     overview_chart,
+    save_figure,
 )
 from notes_service.progress.rules import GoalSpec, Point, measure_progress
 
@@ -258,12 +265,15 @@ def test_rendering_never_imports_pyplot():
     script = (
         "import sys\n"
         "from datetime import date\n"
-        "from notes_service.progress.charts import measure_chart, overview_chart\n"
+        "from notes_service.progress.charts import measure_chart, measure_figure, overview_chart,"
+        " save_figure\n"
         "from notes_service.progress.rules import Point, measure_progress\n"
         "mp = measure_progress('pain', None, [Point(date(2026, 3, d), 8 - d / 4, 5)"
         " for d in (2, 9, 16)])\n"
         "for fmt in ('png', 'svg'):\n"
         "    measure_chart(mp, plan_start=date(2026, 3, 2), plan_end=date(2026, 4, 26), fmt=fmt)\n"
+        "    save_figure(measure_figure(mp, plan_start=date(2026, 3, 2),"
+        " plan_end=date(2026, 4, 26), fmt=fmt), fmt)\n"
         "    overview_chart([mp], plan_start=date(2026, 3, 2), plan_end=date(2026, 4, 26),"
         " fmt=fmt)\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
@@ -282,3 +292,139 @@ def test_no_module_of_the_package_imports_pyplot():
     offenders = [str(path.relative_to(REPO)) for path in (REPO / "notes_service").rglob("*.py")
                  if pattern.search(path.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+# --- the figure, its bare render, and the blank figures it starts from --------------------
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_measure_chart_is_the_bare_render_of_measure_figure(fmt):
+    """The benchmark's floor (``save_figure`` of ``measure_figure``) draws the very chart
+    ``measure_chart`` serves; only the SVG's accessibility annotations are added."""
+    kwargs = {"fmt": fmt, "band": (WORST, LEAST), **PLAN}
+    bare = save_figure(measure_figure(PAIN, **kwargs), fmt)
+    served = measure_chart(PAIN, **kwargs)
+    if fmt == "png":
+        assert bare == served
+        return
+    bare_root, served_root = svg_root(bare), svg_root(served)
+    assert bare_root.find(f"{SVG}title") is None and bare_root.get("role") is None
+    assert served_root.find(f"{SVG}title").text == chart_alt_text(PAIN)
+    assert texts(bare_root) == texts(served_root)
+    assert len(list(bare_root.iter(f"{SVG}use"))) == len(list(served_root.iter(f"{SVG}use")))
+
+
+def _variants():
+    one_day = (WORST[-1:], LEAST[-1:])
+    return [
+        (PAIN, {}), (PAIN, {"band": (WORST, LEAST)}), (PAIN, {"band": one_day}),
+        (PAIN, {"patient_friendly": True, "band": (WORST, LEAST)}), (SLR, {}), (ODI, {}),
+        (EMPTY, {}), (SLR, {"width": 420, "height": 320}), (ODI, {"width": 1400}),
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_charts_from_a_kept_blank_equal_charts_from_a_new_one(fmt, monkeypatch):
+    """A blank figure is unpickled afresh for every chart: nothing one chart draws reaches
+    the next, whatever order they come in."""
+    monkeypatch.setattr(charts, "_BLANKS", {})
+    fresh = [measure_chart(mp, fmt=fmt, **PLAN, **kw) for mp, kw in _variants()]
+    fresh.append(overview_chart([PAIN, ODI, SLR], fmt=fmt, **PLAN))
+    assert charts._BLANKS  # kept for the next charts
+    again = [measure_chart(mp, fmt=fmt, **PLAN, **kw) for mp, kw in reversed(_variants())]
+    again.reverse()
+    again.append(overview_chart([PAIN, ODI, SLR], fmt=fmt, **PLAN))
+    assert again == fresh
+    # A blank made from another chart of the same layout gives the same bytes too.
+    monkeypatch.setattr(charts, "_BLANKS", {})
+    measure_chart(SLR, fmt=fmt, **PLAN)
+    assert measure_chart(SLR, fmt=fmt, **PLAN) == fresh[4]
+
+
+def test_kept_blanks_are_bounded(monkeypatch):
+    monkeypatch.setattr(charts, "_BLANKS", {})
+    measure_chart(ODI, width=300, fmt="svg", **PLAN)
+    size = len(next(iter(charts._BLANKS.values())))
+    monkeypatch.setattr(charts, "_BLANKS_KEPT", int(size * 3.5))
+    for width in range(300, 340, 5):
+        measure_chart(ODI, width=width, fmt="svg", **PLAN)
+    assert len(charts._BLANKS) == 3
+    assert [key[1] for key in charts._BLANKS] == [325, 330, 335]  # the newest kept
+
+
+@pytest.mark.parametrize("mp, kwargs", _variants())
+def test_the_legend_names_exactly_the_labelled_artists_in_their_styles(mp, kwargs):
+    """The legend is made in the blank from stand-ins: it must list what the chart draws,
+    in drawing order, each entry styled as the artist it stands for."""
+    figure = measure_figure(mp, **PLAN, **kwargs)
+    ax = figure.axes[0]
+    handles, labels = ax.get_legend_handles_labels()
+    legend = ax.get_legend()
+    if len(handles) < 2:
+        assert legend is None
+        return
+    assert [t.get_text() for t in legend.get_texts()] == labels
+    for drawn, shown in zip(handles, legend.legend_handles):
+        if hasattr(drawn, "get_marker"):
+            for prop in ("color", "linestyle", "linewidth", "marker", "markersize",
+                         "markerfacecolor", "markeredgecolor", "markeredgewidth", "alpha"):
+                assert getattr(shown, f"get_{prop}")() == getattr(drawn, f"get_{prop}")(), prop
+        else:
+            assert tuple(shown.get_facecolor()) == tuple(drawn.get_facecolor()[0])
+
+
+def test_the_axes_hold_day_numbers_with_dates_as_tick_labels():
+    """Artists get Matplotlib day numbers (no unit conversion on every call); the ticks still
+    read as dates."""
+    ax = measure_figure(PAIN, band=(WORST, LEAST), **PLAN).axes[0]
+    assert ax.xaxis.get_converter() is None
+    values = next(line for line in ax.get_lines() if line.get_gid() == "values-pre")
+    assert list(values.get_xdata()) == [charts._num(p.day) for p in PAIN.series]
+    assert charts._num(START) == mdates.date2num(START)
+    labels = texts(svg_root(measure_chart(PAIN, fmt="svg", **PLAN)))
+    assert {"2 Mar", "16 Mar", "30 Mar", "13 Apr"} <= set(labels)
+
+
+@pytest.mark.parametrize("code", sorted(MEASURES))
+def test_value_ticks_are_the_step_multiples_within_the_axis(code):
+    m = MEASURES[code]
+    for most in (4, 7):
+        limits, step = charts._y_limits(m), charts._y_step(m, most)
+        expected = [v for v in MultipleLocator(step).tick_values(*limits)
+                    if limits[0] <= v <= limits[1]]
+        assert charts._y_ticks(limits, step) == expected
+
+
+def test_text_widths_are_measured_once_and_scaled_exactly():
+    prop = {"family": ["DejaVu Sans"]}
+    for size in (8.5, 11, 12.5):
+        for weight in ("normal", "bold"):
+            exact = TextToPath().get_text_width_height_descent(
+                "Pain now, 0–10 numeric rating (NPRS)",
+                FontProperties(size=size, weight=weight, **prop), ismath=False)[0]
+            assert charts._text_width("Pain now, 0–10 numeric rating (NPRS)", size,
+                                      weight) == exact
+
+
+def test_every_element_of_the_pain_chart_is_drawn():
+    """Goal and normal lines, plan shading, pain band, legend, annotations and the SVG's own
+    text survive the cheaper construction."""
+    slr = measure_progress("slr", "left", rows((0, 40), (7, 44), (14, 49)), GoalSpec(55),
+                           plan_end=END)  # a goal short of the normal: two lines
+    slr = measure_chart(slr, fmt="svg", **PLAN)
+    pain = measure_chart(PAIN, fmt="svg", band=(WORST, LEAST), **PLAN)
+    for data, ids in ((pain, {"band-worst-least", "band-worst", "band-least", "goal",
+                              "goal-label", "values-pre", "values-post", "retest-segments",
+                              "latest-value", "baseline-value"}),
+                      (slr, {"normal", "normal-label", "goal", "goal-label"})):
+        root = svg_root(data)
+        assert ids <= {el.get("id") for el in root.iter()}
+    root = svg_root(pain)
+    labels = texts(root)
+    assert {"Worst–least pain, last 24 h", "Pre-treatment", "Post-treatment retest",
+            "Goal ≤ 2/10", "3/10", "8/10", "Score (0–10)"} <= set(labels)
+    assert root.find(f"{SVG}desc").text.startswith("Pain now: 2 Mar 2026: 8/10 before")
+    # The plan of care is shaded: a full-height rectangle in the plan fill colour.
+    assert charts._PLAN_FILL.lower() in pain.decode()
+    plateau = texts(svg_root(measure_chart(ODI, fmt="svg", **PLAN)))
+    assert "Plateau: 3 points better in 28 days (threshold 10 points)" in plateau
