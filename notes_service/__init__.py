@@ -18,6 +18,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     load_config(app)
     if test_config:
         app.config.update(test_config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A database file does not drop connections: testing each one before use (a
+        # ``SELECT 1`` per request) only guards a server connection (PostgreSQL).
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            key: value for key, value in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items()
+            if key != "pool_pre_ping"}
     register_extensions(app)
     register_blueprints(app)
     register_health(app)
