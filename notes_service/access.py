@@ -15,6 +15,7 @@ from notes_service.errors import Forbidden, NotFound
 from notes_service.extensions import db
 from notes_service.patients.models import Patient, care_team
 from notes_service.plans.models import PlanOfCare, tracked_keys
+from notes_service.reports.models import ProgressReport
 from notes_service.security.models import grant_condition, granted_patients
 from notes_service.visits.models import Addendum, VisitNote
 
@@ -66,6 +67,8 @@ class PlanVersion:
     notes: tuple
     #: (count, latest id) of their addenda.
     addenda: tuple
+    #: The end of the period of the plan's latest report (``reports=True`` only).
+    reported_until: object = None
 
     @property
     def tracked_keys(self) -> list[tuple[str, str | None]]:
@@ -73,7 +76,7 @@ class PlanVersion:
 
 
 @cache
-def _plan_version_statement(kind: str, signed_only: bool):
+def _plan_version_statement(kind: str, signed_only: bool, reports: bool = False):
     """The statement of :func:`plan_version` for one scope, built (and compiled) once."""
     notes = [VisitNote.plan_id == PlanOfCare.id]
     if signed_only:
@@ -84,31 +87,35 @@ def _plan_version_statement(kind: str, signed_only: bool):
 
     note_ids = select(VisitNote.id).where(*notes).correlate(PlanOfCare)
     on_addenda = [Addendum.visit_id.in_(note_ids)]
-    return select(
+    columns = [
         PlanOfCare.id, PlanOfCare.patient_id, PlanOfCare.version, PlanOfCare.side,
         PlanOfCare.tracked_measures,
         correlated(func.count(VisitNote.id)), correlated(func.max(VisitNote.updated_at)),
         correlated(func.sum(VisitNote.version)),
         correlated(func.count(Addendum.id), where=on_addenda),
         correlated(func.max(Addendum.id), where=on_addenda),
-    ).where(PlanOfCare.id == bindparam("plan_id"),
+    ]
+    if reports:
+        columns.append(correlated(func.max(ProgressReport.period_end),
+                                  where=[ProgressReport.plan_id == PlanOfCare.id]))
+    return select(*columns).where(PlanOfCare.id == bindparam("plan_id"),
             _scope(kind, bindparam("scope_user"), bindparam("scope_patient"),
                    PlanOfCare.patient_id))
 
 
-def plan_version(user, plan_id: int) -> PlanVersion:
+def plan_version(user, plan_id: int, *, reports: bool = False) -> PlanVersion:
     """A plan ``user`` may see with a validator of the notes they may see, in one prepared
     statement (no ORM objects): what a 304 or a cached answer needs. :class:`NotFound` (audited
     as denied) otherwise, as :func:`get_plan`."""
     kind = scope_kind(user)
     row = db.session.execute(
-        _plan_version_statement(kind, kind == "patient"),
+        _plan_version_statement(kind, kind == "patient", reports),
         {"plan_id": plan_id, "scope_user": getattr(user, "id", None),
          "scope_patient": getattr(user, "patient_id", None)}).one_or_none()
     if row is None:
         get_plan(user, plan_id)  # raises NotFound with the owner, as every denied read does
         raise NotFound("plan", plan_id)
-    return PlanVersion(*row[:5], tuple(row[5:8]), tuple(row[8:]))
+    return PlanVersion(*row[:5], tuple(row[5:8]), tuple(row[8:10]), *row[10:])
 
 
 def on_care_team(user, patient_id: int) -> bool:

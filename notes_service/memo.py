@@ -36,6 +36,12 @@ class Memo:
             self._items.move_to_end(key)
             return value
 
+    def expiry(self, key) -> datetime | None:
+        """When the value kept under ``key`` expires (None: never, or not kept)."""
+        with self._lock:
+            item = self._items.get(key)
+            return item[1] if item is not None else None
+
     def put(self, key, value, expires: datetime | None = None) -> None:
         """Keep ``value`` under ``key`` (until ``expires``), dropping the least recently used."""
         with self._lock:

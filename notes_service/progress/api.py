@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from flask import Response, g, json, request
 
+from notes_service.access import plan_version
 from notes_service.api import api_route
+from notes_service.audit.services import record
+from notes_service.clock import clinic_today
+from notes_service.db_types import utcnow
 from notes_service.memo import Memo
 from notes_service.plans.schemas import PlanSchema
 from notes_service.progress import services
@@ -21,7 +25,9 @@ from notes_service.progress.schemas import (
 )
 
 
-#: The dumped progress of a plan, by the progress memo's key (the same inputs, the same JSON).
+#: The dumped progress of a plan, by a validator of everything it is computed from (the plan's
+#: version, which moves with its status, dates and goals; its notes as the viewer sees them; its
+#: latest report; the clinic's date and settings), until a draft of it turns overdue.
 PROGRESS_JSON = Memo(1024)
 _PROGRESS_SCHEMA = ProgressSchema()
 
@@ -29,13 +35,17 @@ _PROGRESS_SCHEMA = ProgressSchema()
 @api_route("/plans/<int:plan_id>/progress", summary="Progress of every tracked measure, and flags",
            tag="progress", response=ProgressSchema, errors=(401, 404))
 def get_progress(plan_id):
-    plan, progress, key = services.plan_progress_entry(g.actor, plan_id)
-    cached = PROGRESS_JSON.get(key)
-    if cached is not None and cached[0] is progress:  # not a since-expired computation
-        return Response(cached[1], mimetype="application/json")
-    body = json.dumps(_PROGRESS_SCHEMA.dump(
-        {"plan_id": plan.id, "measures": progress.measures, "flags": progress.flags}))
-    PROGRESS_JSON.put(key, (progress, body))
+    found = plan_version(g.actor, plan_id, reports=True)
+    key = (found.id, found.version, found.notes, found.reported_until,
+           services.signed_only_for(g.actor), clinic_today(), services.settings_key())
+    body = PROGRESS_JSON.get(key, utcnow())
+    if body is None:
+        plan, progress, memo_key = services.plan_progress_entry(g.actor, plan_id)  # audited
+        body = json.dumps(_PROGRESS_SCHEMA.dump(
+            {"plan_id": plan.id, "measures": progress.measures, "flags": progress.flags}))
+        PROGRESS_JSON.put(key, body, services.PROGRESS_MEMO.expiry(memo_key))
+    else:
+        record(g.actor, "read", "progress", patient_id=found.patient_id, object_id=found.id)
     return Response(body, mimetype="application/json")
 
 

@@ -126,7 +126,7 @@ def compute(snapshot: PlanSnapshot) -> PlanProgress:
 PROGRESS_MEMO = Memo(4096)
 
 
-def _settings_key() -> str:
+def settings_key() -> str:
     """Digest of the clinic's progress settings (a change of them recomputes every plan)."""
     config = current_app.config
     return hashlib.sha256(json.dumps(
@@ -159,7 +159,7 @@ def _memo_keys(plans: list[PlanOfCare], signed_only: bool) -> dict[int, tuple]:
         .correlate(PlanOfCare).scalar_subquery(),
     ).where(PlanOfCare.id.in_([p.id for p in plans])))
     by_plan = {row[0]: tuple(row[1:]) for row in rows}
-    common = (signed_only, clinic_today(), _settings_key())
+    common = (signed_only, clinic_today(), settings_key())
     return {p.id: (_plan_key(p), by_plan.get(p.id), common) for p in plans}
 
 
@@ -233,7 +233,7 @@ def chart_etag(plan: PlanVersion, *parts) -> str:
     dates and goals; the validator of the notes the viewer may see; the clinic's date and
     settings) plus what was asked for. No series is read to answer a 304."""
     raw = ":".join(map(str, [CHART_REVISION, plan.id, plan.version, *plan.notes, clinic_today(),
-                             _settings_key(), *parts]))
+                             settings_key(), *parts]))
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 

@@ -14,6 +14,7 @@ import pytest
 from conftest import make_account
 from notes_service.db_types import utcnow
 from notes_service.memo import clear_all
+from notes_service.progress import api as progress_api
 from notes_service.progress import services
 from test_reports_api import add_visit, build_plan, create_report, day
 
@@ -121,6 +122,7 @@ def test_a_draft_turns_overdue_without_any_change(api, monkeypatch):
     assert "unsigned_note" not in codes(progress(api, plan_id))
     later = utcnow() + timedelta(hours=25)
     monkeypatch.setattr(services, "utcnow", lambda: later)
+    monkeypatch.setattr(progress_api, "utcnow", lambda: later)
     after = progress(api, plan_id)
     assert "unsigned_note" in codes(after)
     assert after == fresh(api, plan_id)
@@ -131,6 +133,7 @@ def test_a_new_clinic_day_recomputes(api, monkeypatch):
     before = progress(api, plan_id)
     tomorrow = services.clinic_today() + timedelta(days=60)  # past the plan's end
     monkeypatch.setattr(services, "clinic_today", lambda: tomorrow)
+    monkeypatch.setattr(progress_api, "clinic_today", lambda: tomorrow)
     after = progress(api, plan_id)
     assert after != before and "plan_expired" in codes(after)
 
