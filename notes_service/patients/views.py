@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from marshmallow import ValidationError
 
-from notes_service.access import on_care_team
+from notes_service.catalog import MEASURES
+from notes_service.clock import clinic_today
 from notes_service.extensions import db
 from notes_service.patients.models import SEXES
 from notes_service.patients.schemas import PatientInputSchema
@@ -15,16 +16,16 @@ from notes_service.patients.services import (
     read_patient,
     update_patient,
 )
-from notes_service.plans.services import list_plans
 from notes_service.progress.views import progress_context
-from notes_service.reports.services import list_reports
 from notes_service.web.forms import FormState, map_errors
+from notes_service.web.fragments import Fragment, columns_key, render_fragment
 from notes_service.web.pages import actor, render_page, require_staff
 from notes_service.web.queries import (
+    NoteRow,
+    PatientPage,
+    VisitHistory,
     clinic_rows,
-    first_values,
-    latest_values,
-    patient_notes,
+    patient_page,
     plan_week,
 )
 
@@ -80,24 +81,83 @@ def create():
 
 @bp.get("/<int:patient_id>")
 def detail(patient_id: int):
-    """Demographics, care team, plans of care with goals, and the visit history."""
+    """Demographics, care team, plans of care with goals, and the visit history.
+
+    Every read runs (scoped and audited) on every request; what they found is the key of the
+    page's cached HTML (:func:`content_key`), so the page renders again only when something it
+    shows changed, the day changed, or the viewer's role or write right differ.
+    """
     user = actor()
-    patient = read_patient(user, patient_id)
-    plans = list_plans(user, patient.id)
-    notes = patient_notes(user, patient.id)
-    can_write = user.is_clinician and on_care_team(user, patient.id)
-    counts: dict[int, int] = {}
-    last_visit: dict[int, object] = {}
-    for note in notes:
-        counts[note.plan_id] = counts.get(note.plan_id, 0) + 1
-        last_visit.setdefault(note.plan_id, note.visit_date)
+    today = clinic_today()
+    page = patient_page(user, patient_id, today=today)
+    patient, plans, history = page.patient, page.plans, page.history
+    can_write = user.is_clinician and any(member.id == user.id for member in page.care_team)
     active = next((p for p in plans if p.status == "active"), None)
-    return render_page(
-        "patients/detail.html", patient=patient, plans=plans, notes=notes, active=active,
-        plans_by_id={p.id: p for p in plans}, counts=counts, last_visit=last_visit,
-        latest=latest_values(notes), baseline=first_values(notes), can_write=can_write,
-        weeks={p.id: plan_week(p) for p in plans}, reports=list_reports(user, patient.id),
-        **progress_context(plans, focus=active))
+    progress = progress_context(plans, focus=active, fragment={"heading": 3, "collapsed": True})
+
+    def context() -> dict:
+        counts: dict[int, int] = {}
+        last_visit: dict[int, object] = {}
+        for note in history.notes:  # newest first
+            counts[note.plan_id] = counts.get(note.plan_id, 0) + 1
+            last_visit.setdefault(note.plan_id, note.visit_date)
+        return {
+            "patient": patient, "care_team": page.care_team, "plans": plans, "active": active,
+            "plans_by_id": {p.id: p for p in plans}, "counts": counts,
+            "last_visit": last_visit, "latest": history.latest, "baseline": history.baseline,
+            "can_write": can_write, "role": user.role, "today": today,
+            "history_html": history_html(history, plans, can_write), "reports": page.reports,
+            "reported": page.diary, "weeks": {p.id: plan_week(p, today) for p in plans},
+            **progress}
+
+    key = content_key(page, progress, today=today, role=user.role, can_write=can_write)
+    content = render_fragment("patients/_detail.html", key, context)
+    return render_page("patients/detail.html", patient=patient, content=content)
+
+
+def content_key(page: PatientPage, progress: dict, *, today, role: str, can_write: bool):
+    """Everything the patient page's content is made of, as a key of its cached HTML.
+
+    The records by all their loaded columns (the patient, each plan with its owner and goals,
+    each report with its signer), the rows of the visit history, care team and diary as shown,
+    the goals' baseline and latest values, the engine's measures and flags of each plan, the
+    clinic's day and time zone, and the viewer's role and write right.
+    """
+    return (
+        columns_key(page.patient), page.care_team,
+        tuple((columns_key(plan), columns_key(plan.practitioner),
+               tuple(columns_key(goal) for goal in plan.goals)) for plan in page.plans),
+        tuple(page.history.notes), tuple(page.history.baseline.items()),
+        tuple(page.history.latest.items()),
+        tuple((columns_key(report), columns_key(report.signed_by)) for report in page.reports),
+        page.diary,
+        tuple((plan_id, tuple(measures.values()))
+              for plan_id, measures in progress["progress_by_plan"].items()),
+        tuple((plan_id, tuple(flags)) for plan_id, flags in progress["flags_by_plan"].items()),
+        today, current_app.config.get("CLINIC_TIMEZONE"), role, can_write)
+
+
+def history_html(history: VisitHistory, plans: list, can_write: bool) -> Fragment:
+    """The visit history table as a cached fragment, rendered when printed.
+
+    Its key is every row as shown (date, plan code and week, author, status, addenda, pain
+    before and after) and the viewer's write right (drafts link to the editor).
+    """
+    by_id = {p.id: p for p in plans}
+    rows = tuple((note, by_id[note.plan_id].diagnosis_code,
+                  by_id[note.plan_id].week_of(note.visit_date), _pain_text(note))
+                 if note.plan_id in by_id else (note, None, None, _pain_text(note))
+                 for note in history.notes)
+    return Fragment("patients/_visit_history.html", (rows, can_write), lambda: {
+        "rows": rows, "can_write": can_write})
+
+
+def _pain_text(note: NoteRow) -> str:
+    """6/10 → 3/10 (pain now, before and after treatment), or — when not recorded."""
+    if note.pain_pre is None and note.pain_post is None:
+        return "—"
+    fmt = MEASURES["pain"].format_value
+    return f"{fmt(note.pain_pre)} → {fmt(note.pain_post)}"
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])

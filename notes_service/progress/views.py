@@ -36,6 +36,7 @@ from notes_service.progress.schemas import (
     OverviewQuerySchema,
 )
 from notes_service.web.forms import FormState, clean_text, map_errors
+from notes_service.web.fragments import Fragment
 from notes_service.web.pages import render_page, require_staff
 from notes_service.web.views import open_flags
 
@@ -133,7 +134,7 @@ def maintenance(plan_id: int):
 
 @dataclass
 class DataRow:
-    """One visit of a measure's data table: values before and after treatment."""
+    """One visit of a measure's data table: values before and after treatment, as shown."""
 
     day: date
     pre: str
@@ -144,6 +145,16 @@ class DataRow:
     #: Worst and least pain of the last 24 h (pain only, when recorded).
     worst: str = ""
     least: str = ""
+
+    @property
+    def iso(self) -> str:
+        """The day for ``<time datetime>``."""
+        return self.day.isoformat()
+
+    @property
+    def short_day(self) -> str:
+        """3 Mar (the year is printed for screen readers only)."""
+        return f"{self.day.day} {self.day:%b}"
 
 
 @dataclass
@@ -198,9 +209,9 @@ def measure_panels(plan: PlanOfCare, progress: PlanProgress) -> list[MeasurePane
         extra = {code: {p.day: p.pre for p in by_key[(code, None)].points} for code in PAIN_BAND
                  } if band else {}
         rows = []
+        fmt = mp.catalog.format_value
         for point in sorted(mp.points, key=lambda p: p.day, reverse=True):
             change, direction = _change(mp, point.pre, point.post)
-            fmt = mp.catalog.format_value
             rows.append(DataRow(
                 point.day, fmt(point.pre) if point.pre is not None else "—",
                 fmt(point.post) if point.post is not None else "—", change, direction,
@@ -245,13 +256,29 @@ def plans_progress(plans: list[PlanOfCare]) -> dict[int, PlanProgress]:
     return result
 
 
+def measures_html(plan: PlanOfCare, progress: PlanProgress, *, heading: int = 3,
+                  collapsed: bool = False) -> Fragment:
+    """The measure sections of ``plan`` (``progress/_measures.html``) as a cached fragment,
+    rendered when printed.
+
+    What they show is a function of the plan's id and the engine's measures (values, statuses,
+    explanations): those are the key of the fragment, so a new value, a signed or corrected
+    note or a changed goal (a new progress) renders them again.
+    """
+    key = (plan.id, tuple(progress.measures), heading, collapsed)
+    return Fragment("progress/_measures.html", key, lambda: {
+        "panels": measure_panels(plan, progress), "heading": heading, "collapsed": collapsed})
+
+
 def progress_context(plans: list[PlanOfCare], *, focus: PlanOfCare | None = None,
-                     panels: bool = True) -> dict:
+                     panels: bool = True, fragment: dict | None = None) -> dict:
     """Template context of a page's progress parts, in a constant number of queries.
 
     ``flags_by_plan`` (open plans), ``progress_by_plan`` (plan id → {(measure, side) →
     progress}, for the goals tables), and for ``focus``: ``panels`` (measure sections) and the
-    overview chart's URL, size and alt text.
+    overview chart's URL, size and alt text. With ``fragment`` (the ``heading`` and
+    ``collapsed`` of :func:`measures_html`), the measure sections come as the cached fragment
+    ``measures_html`` instead of ``panels``.
     """
     open_plans = [p for p in plans if p.status in OPEN_STATUSES]
     wanted = open_plans + ([focus] if focus is not None and focus not in open_plans else [])
@@ -264,7 +291,10 @@ def progress_context(plans: list[PlanOfCare], *, focus: PlanOfCare | None = None
     }
     if focus is not None and panels:
         focus_progress = progress[focus.id]
-        context["panels"] = measure_panels(focus, focus_progress)
+        if fragment is not None:
+            context["measures_html"] = measures_html(focus, focus_progress, **fragment)
+        else:
+            context["panels"] = measure_panels(focus, focus_progress)
         count = len(focus_progress.measures)
         context["overview"] = {
             "url": url_for("progress.overview_chart", plan_id=focus.id, fmt="svg",

@@ -1,4 +1,4 @@
-"""Page-level reads the core services do not cover (caseload, note lists, latest values).
+"""Page-level reads the core services do not cover (caseload, note lists, the patient page).
 
 Each is scoped by the acting user's access like the services, and audits what it shows.
 """
@@ -7,18 +7,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Date, Integer, Select, and_, bindparam, case, exists, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from notes_service.access import patient_scope, visible_notes
 from notes_service.audit.services import record, record_many
 from notes_service.auth.models import User
 from notes_service.clock import clinic_today
+from notes_service.errors import NotFound
 from notes_service.extensions import db
 from notes_service.patients.models import Patient, care_team
-from notes_service.plans.models import PlanOfCare
-from notes_service.visits.models import VisitNote
+from notes_service.plans.models import Goal, PlanOfCare
+from notes_service.portal.models import DiaryEntry
+from notes_service.reports.models import ProgressReport
+from notes_service.visits.models import Addendum, Measurement, VisitNote
 
 OPEN_STATUSES = ("active", "on_hold")
 
@@ -171,22 +175,236 @@ def patient_notes(actor: User, patient_id: int, *, signed_only: bool = False) ->
     return notes
 
 
-def latest_values(notes: list[VisitNote]) -> dict[tuple[int, str, str | None], tuple[float, date]]:
-    """The latest pre-treatment value per (plan, measure, side) among ``notes``."""
-    latest: dict[tuple[int, str, str | None], tuple[float, date]] = {}
-    for note in sorted(notes, key=lambda n: (n.visit_date, n.id)):
-        for m in note.measurements:
-            if m.phase == "pre":
-                latest[(note.plan_id, m.measure, m.side)] = (m.value, note.visit_date)
-    return latest
+#: A (plan id, measure, side) key of the goals tables, and its (value, visit date).
+ValueKey = tuple[int, str, "str | None"]
 
 
-def first_values(notes: list[VisitNote]) -> dict[tuple[int, str, str | None], tuple[float, date]]:
-    """The first pre-treatment value per (plan, measure, side) among ``notes`` (the baseline)."""
-    first: dict[tuple[int, str, str | None], tuple[float, date]] = {}
-    for note in sorted(notes, key=lambda n: (n.visit_date, n.id)):
-        for m in note.measurements:
-            if m.phase == "pre":
-                first.setdefault((note.plan_id, m.measure, m.side), (m.value, note.visit_date))
-    return first
+@dataclass(frozen=True, slots=True)
+class NoteRow:
+    """A visit of the patient page's history: what its row shows, and nothing more."""
 
+    id: int
+    plan_id: int
+    visit_date: date
+    status: str
+    author: str
+    addenda: int
+    #: Pain now (no side) before and after treatment, when recorded.
+    pain_pre: float | None = None
+    pain_post: float | None = None
+
+    @property
+    def is_signed(self) -> bool:
+        """Whether the note is signed."""
+        return self.status == "signed"
+
+
+@dataclass
+class VisitHistory:
+    """A patient's visit history with the baseline and latest values of the goals tables."""
+
+    notes: list[NoteRow]
+    #: The first and the latest pre-treatment value per (plan, measure, side) of the measures
+    #: with a goal in the plan, with its day.
+    baseline: dict[ValueKey, tuple[float, date]]
+    latest: dict[ValueKey, tuple[float, date]]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What the access scope of a statement depends on: the three attributes of the user that
+    :func:`~notes_service.access.patient_scope` and :func:`~notes_service.access.visible_notes`
+    read."""
+
+    id: int
+    role: str
+    patient_id: int | None
+
+    @classmethod
+    def of(cls, user: User) -> Viewer:
+        return cls(user.id, user.role, user.patient_id)
+
+
+@lru_cache(maxsize=128)
+def patient_page_statements(viewer: Viewer) -> dict[str, Select]:
+    """The patient page's statements for ``viewer``, built once per process and viewer.
+
+    Building a scoped statement costs more than running it; the patient is a bound parameter
+    (``patient_id``), so one set serves every patient a viewer opens. The goals are joined to
+    their plans (a few rows each) rather than loaded by a second statement.
+    """
+    patient_id = bindparam("patient_id", type_=Integer)
+    notes = (VisitNote.patient_id == patient_id, visible_notes(viewer))
+    addenda = (select(func.count(Addendum.id)).where(Addendum.visit_id == VisitNote.id)
+               .correlate(VisitNote).scalar_subquery())
+    #: The pain of a diary entry of the last 7 days (else null).
+    week = case((DiaryEntry.entry_date > bindparam("week_start", type_=Date), DiaryEntry.pain))
+    return {
+        "patient": select(Patient).where(Patient.id == patient_id,
+                                         patient_scope(viewer, Patient.id)),
+        # Not a joined load: SQLite would read the whole care_team table to join it.
+        "care_team": select(User.id, User.name, User.credentials, User.role)
+        .join(care_team, care_team.c.user_id == User.id)
+        .where(care_team.c.patient_id == patient_id,
+               patient_scope(viewer, care_team.c.patient_id))
+        .order_by(User.name, User.id),
+        "plans": select(PlanOfCare).where(PlanOfCare.patient_id == patient_id,
+                                          patient_scope(viewer, PlanOfCare.patient_id))
+        .options(joinedload(PlanOfCare.goals), joinedload(PlanOfCare.practitioner))
+        .order_by((PlanOfCare.status != "active"), PlanOfCare.start_date.desc()),
+        "notes": select(VisitNote.id, VisitNote.plan_id, VisitNote.visit_date,
+                        VisitNote.status, User.name, addenda)
+        .join(User, User.id == VisitNote.author_id).where(*notes)
+        .order_by(VisitNote.visit_date.desc(), VisitNote.id.desc()),
+        # Pain before and after treatment (the history), and the pre-treatment values of the
+        # measures with a goal in the note's plan (the goals' baseline and latest).
+        "values": select(Measurement.visit_id, Measurement.measure, Measurement.side,
+                         Measurement.phase, Measurement.value)
+        .join(VisitNote, VisitNote.id == Measurement.visit_id)
+        .where(*notes, or_(
+            and_(Measurement.measure == "pain", Measurement.side.is_(None)),
+            and_(Measurement.phase == "pre", exists().where(
+                Goal.plan_id == VisitNote.plan_id, Goal.measure == Measurement.measure,
+                Goal.side.is_not_distinct_from(Measurement.side)))))
+        .order_by(Measurement.visit_id, Measurement.measure, Measurement.side,
+                  Measurement.phase.desc(), Measurement.id),
+        # The newest entries, each with the counts of all of them (a window over every row,
+        # taken before the limit): no second statement, and no entry loaded beyond those shown.
+        "diary": select(
+            DiaryEntry.id, DiaryEntry.entry_date, DiaryEntry.pain, DiaryEntry.note,
+            func.count().over(), func.count(week).over(), func.sum(week).over())
+        .where(DiaryEntry.patient_id == patient_id,
+               patient_scope(viewer, DiaryEntry.patient_id))
+        .order_by(DiaryEntry.entry_date.desc(), DiaryEntry.id.desc())
+        .limit(bindparam("shown", type_=Integer)),
+        "reports": select(ProgressReport).where(ProgressReport.patient_id == patient_id,
+                                                patient_scope(viewer, ProgressReport.patient_id))
+        .options(joinedload(ProgressReport.signed_by))
+        .order_by(ProgressReport.signed_at.desc(), ProgressReport.id.desc()),
+    }
+
+
+def _rows(statement: Select, params: dict):
+    """The rows of a statement of columns, run on the session's connection (in its transaction)
+    without the ORM's layer: nothing is loaded as an object."""
+    return db.session.connection().execute(statement, params)
+
+
+def visit_history(actor: User, patient_id: int) -> VisitHistory:
+    """A patient's notes the actor may see, newest first, as rows of the patient page.
+
+    Two queries whatever the number of visits, reading only the columns the page shows (the
+    notes' texts stay in the database): the notes with their author and number of addenda,
+    then the values the page shows (pain before and after treatment, and the pre-treatment
+    values of the measures with a goal, for the goals' baseline and latest). Audited like
+    :func:`patient_notes`.
+    """
+    statements = patient_page_statements(Viewer.of(actor))
+    params = {"patient_id": patient_id}
+    found = _rows(statements["notes"], params).all()
+    by_note: dict[int, list] = {}
+    for row in _rows(statements["values"], params):
+        by_note.setdefault(row[0], []).append(row)
+    notes: list[NoteRow] = []
+    baseline: dict[ValueKey, tuple[float, date]] = {}
+    latest: dict[ValueKey, tuple[float, date]] = {}
+    for note_id, plan_id, day, status, author, addenda_count in reversed(found):  # oldest first
+        pain: dict[str, float] = {}
+        for _, measure, side, phase, value in by_note.get(note_id, ()):
+            if measure == "pain" and side is None:
+                pain[phase] = value
+            if phase == "pre":
+                key = (plan_id, measure, side)
+                latest[key] = (value, day)
+                baseline.setdefault(key, (value, day))
+        notes.append(NoteRow(note_id, plan_id, day, status, author, addenda_count,
+                             pain.get("pre"), pain.get("post")))
+    notes.reverse()
+    record(actor, "list", "visit", patient_id=patient_id,
+           detail=f"{len(notes)} notes of patient {patient_id}")
+    return VisitHistory(notes, baseline, latest)
+
+
+@dataclass(frozen=True, slots=True)
+class DiaryRow:
+    """A pain-diary entry as the patient page shows it."""
+
+    id: int
+    entry_date: date
+    pain: int
+    note: str
+
+
+@dataclass(frozen=True)
+class DiaryPanel:
+    """The patient-reported pain of the patient page: the newest entries and the last week.
+
+    The same figures as :func:`notes_service.portal.services.diary_summary`, counted by the
+    database instead of loading every entry the patient ever made. The week is the 7 days up
+    to today (an entry dated after ``today - 7 days``).
+    """
+
+    entries: tuple[DiaryRow, ...]
+    week_average: float | None
+    week_count: int
+    total: int
+
+
+def diary_panel(actor: User, patient_id: int, *, today: date, shown: int = 8) -> DiaryPanel:
+    """A patient's newest ``shown`` diary entries and the average of the last 7 days, audited
+    like :func:`notes_service.portal.services.list_diary`."""
+    rows = _rows(patient_page_statements(Viewer.of(actor))["diary"], {
+        "patient_id": patient_id, "shown": shown,
+        "week_start": today - timedelta(days=7)}).all()
+    total, week_count, week_sum = rows[0][4:] if rows else (0, 0, None)
+    record(actor, "list", "diary", patient_id=patient_id,
+           detail=f"{total} entries of patient {patient_id}")
+    average = round(week_sum / week_count, 1) if week_count else None
+    return DiaryPanel(tuple(DiaryRow(*row[:4]) for row in rows), average, week_count, total)
+
+
+@dataclass(frozen=True, slots=True)
+class CareTeamMember:
+    """A clinician of a patient's care team, as the patient page shows them."""
+
+    id: int
+    name: str
+    credentials: str | None
+    role: str
+
+
+@dataclass
+class PatientPage:
+    """What the patient page reads."""
+
+    patient: Patient
+    care_team: tuple[CareTeamMember, ...]
+    plans: list[PlanOfCare]
+    history: VisitHistory
+    reports: list[ProgressReport]
+    diary: DiaryPanel
+
+
+def patient_page(actor: User, patient_id: int, *, today: date) -> PatientPage:
+    """A patient with the care team, plans (goals, owner), visit history, reports and diary.
+
+    Scoped and audited as :func:`~notes_service.patients.services.read_patient`,
+    :func:`~notes_service.plans.services.list_plans`, :func:`visit_history`,
+    :func:`~notes_service.reports.services.list_reports` and :func:`diary_panel` are, in seven
+    statements built once per viewer (each carries the access scope; a patient out of scope
+    is a 404). ``today`` is the clinic's day the page shows (the diary's last 7 days).
+    """
+    statements = patient_page_statements(Viewer.of(actor))
+    params = {"patient_id": patient_id}
+    patient = db.session.execute(statements["patient"], params).scalar_one_or_none()
+    if patient is None:
+        raise NotFound("patient", patient_id, patient_id=patient_id)
+    team = tuple(CareTeamMember(*row) for row in _rows(statements["care_team"], params))
+    record(actor, "read", "patient", patient_id=patient.id, object_id=patient.id)
+    plans = list(db.session.execute(statements["plans"], params).unique().scalars())
+    record(actor, "list", "plan", patient_id=patient.id)
+    history = visit_history(actor, patient.id)
+    reports = list(db.session.execute(statements["reports"], params).scalars())
+    record(actor, "list", "report", patient_id=patient.id, detail=f"{len(reports)} reports")
+    diary = diary_panel(actor, patient.id, today=today)
+    return PatientPage(patient, team, plans, history, reports, diary)
