@@ -45,10 +45,13 @@ def test_listing_a_plans_visits_costs_a_constant_number_of_queries(
             reader = as_account(make_account(app, f"p{visits}@example.org", "patient",
                                              patient_id=patient["id"]))
         rows = visits + (1 if viewer == "practitioner" else 0)
-        counts.append(count_listing(reader, count_queries,
-                                    f"/api/v1/plans/{plan['id']}/visits", rows))
+        url = f"/api/v1/plans/{plan['id']}/visits"
+        counts.append((count_listing(reader, count_queries, url, rows),
+                       count_listing(reader, count_queries, url, rows)))
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 10, counts
+    # First read: the plan's validator, then the notes (the same statements for 1 or 12).
+    # Again with nothing changed: the validator only (token, plan, audit tail and row).
+    assert counts[0][0] <= 11 and counts[0][1] <= 6, counts
 
 
 def test_listing_patients_costs_a_constant_number_of_queries(api, clinic, count_queries,
