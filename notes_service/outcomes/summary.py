@@ -1,10 +1,14 @@
 """Per-plan outcome summaries: built by the progress engine, stored, kept current.
 
-:func:`refresh_plan_summary` is called by the plan and visit-note services after every change;
-:func:`ensure_current` catches what changed another way (a plan moved to maintenance, data
-loaded by the demo, new rule settings) before a clinic-wide read. Both rebuild rows with
-:func:`refresh_summaries`, which reads many plans in a constant number of queries through
-:func:`notes_service.progress.services.load_snapshots`.
+A change to a plan rebuilds its summary at once (:func:`refresh_plan_summary`, called by the
+plan services). A change to one of its notes only marks the summary stale
+(:func:`mark_plan_stale`): rebuilding reads every note of the plan, which would make each save
+cost more than the save itself, and grow with the plan. Every reader of the summaries
+(the outcome figures, charts and files, the worklist, acknowledging a flag) first calls
+:func:`ensure_current`, which rebuilds what is missing or stale (a marked row, an older plan
+version or rule set, data loaded by the demo) in the same transaction as the read, so no one
+ever reads a stale row. Both rebuild with :func:`refresh_summaries`, which reads many plans in a
+constant number of queries through :func:`notes_service.progress.services.load_snapshots`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from statistics import median
 
 from flask import current_app
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from notes_service.catalog import MEASURES
@@ -48,13 +52,46 @@ def rules_key() -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
+#: ``rules_key`` of a row marked stale: never a digest, so :func:`stale_plan_ids` selects it.
+STALE = ""
+
+
 def refresh_plan_summary(plan_id: int) -> None:
-    """Rebuild the outcome summary of one plan (after its plan or one of its notes changed)."""
+    """Rebuild the outcome summary of one plan now (after the plan itself changed)."""
     refresh_summaries([plan_id])
 
 
+#: Built once (statements cost more to build than to run): lock a plan as a rebuild does, and
+#: mark its summary row stale.
+_LOCK_PLAN = (select(PlanOfCare.id).where(PlanOfCare.id == bindparam("stale_plan_id"))
+              .with_for_update(key_share=True))
+_MARK_STALE = (update(PlanOutcome.__table__)
+               .where(PlanOutcome.__table__.c.plan_id == bindparam("stale_plan_id"))
+               .values(rules_key=STALE))
+
+
+def mark_plan_stale(plan_id: int) -> None:
+    """Mark the summary of a plan stale after one of its notes changed, in the same
+    transaction; the next read of the summaries rebuilds it (:func:`ensure_current`).
+
+    A plan without a summary row needs no mark: a missing row is rebuilt too.
+    """
+    session = db.session
+    if session.get_bind().dialect.name != "sqlite":
+        # A rebuild holds this lock (FOR NO KEY UPDATE) from reading the plan's notes until it
+        # commits. Taking it here orders the two: either the rebuild waits and then reads this
+        # note, or this mark waits and then lands on the row the rebuild wrote. Without it a
+        # rebuild that read the notes before this one could replace the row after this mark
+        # and leave a stale summary marked current. (The audit chain's advisory lock orders
+        # them too, today; this does not depend on it. On SQLite both hold the database's one
+        # write lock, BEGIN IMMEDIATE, from before they read until they commit.)
+        session.execute(_LOCK_PLAN, {"stale_plan_id": plan_id})
+    session.execute(_MARK_STALE, {"stale_plan_id": plan_id})
+
+
 def stale_plan_ids(*conditions) -> list[int]:
-    """Plans whose summary is missing or was built from an older plan version or rule set."""
+    """Plans whose summary is missing, marked stale, or built from an older plan version or
+    rule set."""
     return list(db.session.execute(
         select(PlanOfCare.id)
         .outerjoin(PlanOutcome, PlanOutcome.plan_id == PlanOfCare.id)
@@ -78,8 +115,11 @@ def refresh_summaries(plan_ids: Iterable[int], *, batch: int = BATCH) -> None:
 
 
 def _refresh_batch(ids: Sequence[int]) -> None:
-    # Lock the plans first so two writers never rebuild the same summary at once; NO KEY
-    # UPDATE does not conflict with the key-share locks that inserting a note takes.
+    # Lock the plans first so two writers never rebuild the same summary at once, and a note
+    # written meanwhile is either read here or marks the row rebuilt here stale (see
+    # mark_plan_stale); NO KEY UPDATE does not conflict with the key-share locks that
+    # inserting a note takes. On SQLite, FOR UPDATE takes the write lock before the notes are
+    # read (a reading request's earlier snapshot ends there; audit.chain._lock_before_writes).
     plans = list(db.session.execute(
         select(PlanOfCare).where(PlanOfCare.id.in_(ids)).order_by(PlanOfCare.id)
         .options(selectinload(PlanOfCare.goals)).with_for_update(key_share=True)).scalars())

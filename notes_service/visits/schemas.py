@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
 from notes_service.auth.schemas import UserSummarySchema
@@ -24,6 +28,20 @@ from notes_service.validation import (
 )
 
 NOTE_TEXT = 20_000
+
+#: The plan a visit schema built without one checks against, during :func:`checked_against`.
+_PLAN: ContextVar = ContextVar("visit_note_plan", default=None)
+
+
+@contextmanager
+def checked_against(plan) -> Iterator[None]:
+    """Check the visit notes loaded in this block against ``plan``, also with a schema built
+    once without a plan (building one per request would rebuild its nested schemas)."""
+    token = _PLAN.set(plan)
+    try:
+        yield
+    finally:
+        _PLAN.reset(token)
 
 
 class MeasurementInputSchema(InputSchema):
@@ -123,25 +141,27 @@ class VisitInputSchema(InputSchema):
         "description": "The earlier note this draft's text was copied forward from."})
 
     def __init__(self, *, plan=None, **kwargs):
-        #: The plan of care the note belongs to (None only when documenting the schema).
+        #: The plan of care the note belongs to; None when documenting the schema, or when the
+        #: schema is built once and each load names its plan (:func:`checked_against`).
         self.plan = plan
         super().__init__(**kwargs)
 
     @validates_schema
     def _inside_plan(self, data, **_):
-        if self.plan is None:
+        plan = self.plan if self.plan is not None else _PLAN.get()
+        if plan is None:
             raise ValidationError("A visit note is checked against its plan of care.")
         errors: dict = {}
         day = data.get("visit_date")
         if day is not None:
-            if day < self.plan.start_date:
+            if day < plan.start_date:
                 errors["visit_date"] = [
-                    f"The visit date is before the plan of care starts ({self.plan.start_date})."]
+                    f"The visit date is before the plan of care starts ({plan.start_date})."]
             elif day > clinic_today():
                 errors["visit_date"] = ["The visit date cannot be in the future."]
-            elif day > self.plan.end_date:
+            elif day > plan.end_date:
                 errors["visit_date"] = [
-                    f"The plan of care ended on {self.plan.end_date}: extend or re-certify it "
+                    f"The plan of care ended on {plan.end_date}: extend or re-certify it "
                     "before documenting this visit."]
         seen = set()
         for item in data.get("measurements") or []:

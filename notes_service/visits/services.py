@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from notes_service.access import get_plan, get_visit, require_clinical_write, visible_notes
 from notes_service.audit.services import record
@@ -13,7 +14,7 @@ from notes_service.catalog import lefs_score, odi_score, psfs_score
 from notes_service.db_types import utcnow
 from notes_service.errors import Conflict, Forbidden
 from notes_service.extensions import db
-from notes_service.outcomes.summary import refresh_plan_summary
+from notes_service.outcomes.summary import mark_plan_stale
 from notes_service.plans.models import PlanOfCare
 from notes_service.plans.services import ensure_version
 from notes_service.visits.models import (
@@ -47,11 +48,28 @@ def score_questionnaire(item: dict) -> tuple[list, float | None]:
     return items, odi_score(items) if code == "odi" else lefs_score(items)
 
 
-def _apply_clinical_data(note: VisitNote, data: dict) -> None:
-    """Set measurements, special tests and questionnaires; a questionnaire's score becomes the
-    pre-treatment value of the measure of the same code, so progress reads one series."""
+def _as_read_back(measurements: list[Measurement]) -> list[Measurement]:
+    """Measurements in the order the relationship reads them back (``VisitNote.measurements``:
+    measure, side, phase descending; NULL sides first on SQLite, last on PostgreSQL), so a note
+    dumped right after a write is the note read later, without reading it back.
+
+    (measure, side, phase) is unique within a note (the schema refuses a repeat, and a scored
+    questionnaire's value may not also be typed), so the order is total.
+    """
+    nulls_last = db.session.get_bind().dialect.name == "postgresql"
+    ordered = sorted(measurements, key=lambda m: m.phase, reverse=True)
+    ordered.sort(key=lambda m: (m.measure, (m.side is None) == nulls_last, m.side or ""))
+    return ordered
+
+
+def _apply_clinical_data(note: VisitNote, data: dict, *, new: bool = False
+                         ) -> list[dict] | None:
+    """Set special tests and questionnaires; return the note's measurements when they change
+    (None: they stay), for the caller to store. A questionnaire's score becomes the
+    pre-treatment value of the measure of the same code, so progress reads one series.
+    ``new``: the note has nothing recorded yet (its collections are left unset)."""
     questionnaires = data.get("questionnaires")
-    scored_before = {q.instrument for q in note.questionnaires}
+    scored_before = set() if new else {q.instrument for q in note.questionnaires}
     scoring = ({q["instrument"] for q in questionnaires} if questionnaires is not None
                else scored_before)
     # The schema sees only the request; a questionnaire kept from before counts too.
@@ -62,25 +80,32 @@ def _apply_clinical_data(note: VisitNote, data: dict) -> None:
             f"{code} is scored from its questionnaire; do not also enter it as a value."
             for code in clash]})
     if questionnaires is not None:
-        note.questionnaires = []
-        for item in questionnaires:
+        responses = []
+        for item in sorted(questionnaires, key=lambda q: q["instrument"]):  # as read back
             items, score = score_questionnaire(item)
-            note.questionnaires.append(
+            responses.append(
                 QuestionnaireResponse(instrument=item["instrument"], items=items, score=score))
-    scored = {q.instrument: q.score for q in note.questionnaires}
-    if "measurements" in data or questionnaires is not None:
-        if "measurements" in data:
-            typed = [dict(m) for m in data["measurements"]]
-        else:  # keep the typed values, re-derive the scored ones (also those scored before)
-            derived_codes = scored_before | set(scored)
-            typed = [{"measure": m.measure, "side": m.side, "phase": m.phase, "value": m.value}
-                     for m in note.measurements
-                     if not (m.measure in derived_codes and m.phase == "pre" and m.side is None)]
-        derived = [{"measure": code, "side": None, "phase": "pre", "value": score}
-                   for code, score in scored.items() if score is not None]
-        note.measurements = [Measurement(plan_id=note.plan_id, **m) for m in typed + derived]
+        note.questionnaires = responses
+    else:
+        responses = [] if new else note.questionnaires
     if data.get("special_tests") is not None:
         note.special_tests = [SpecialTestResult(**t) for t in data["special_tests"]]
+    if "measurements" not in data and questionnaires is None:
+        return None
+    scored = {q.instrument: q.score for q in responses}
+    if "measurements" in data:
+        typed = [{"measure": m["measure"], "side": m.get("side"), "phase": m["phase"],
+                  "value": m["value"]} for m in data["measurements"]]
+    elif new:
+        typed = []
+    else:  # keep the typed values, re-derive the scored ones (also those scored before)
+        derived_codes = scored_before | set(scored)
+        typed = [{"measure": m.measure, "side": m.side, "phase": m.phase, "value": m.value}
+                 for m in note.measurements
+                 if not (m.measure in derived_codes and m.phase == "pre" and m.side is None)]
+    derived = [{"measure": code, "side": None, "phase": "pre", "value": score}
+               for code, score in scored.items() if score is not None]
+    return typed + derived
 
 
 def _check_copied_from(actor: User, patient_id: int, copied_from_id: int | None,
@@ -105,21 +130,41 @@ def plan_open_for_notes(actor: User, plan_id: int) -> PlanOfCare:
     return plan
 
 
-def record_visit_note(actor: User, plan_id: int, data: dict) -> VisitNote:
-    """Record a draft note of a visit under an active plan of care."""
-    plan = plan_open_for_notes(actor, plan_id)
+def record_visit_note(actor: User, plan: PlanOfCare | int, data: dict) -> VisitNote:
+    """Record a draft note of a visit under an active plan of care.
+
+    ``plan`` is the plan's id, or the plan as :func:`plan_open_for_notes` returned it for this
+    actor in this transaction (the API checks it before reading the body; not checked twice).
+    The note returned holds everything shown about it, without reading it back.
+    """
+    if not isinstance(plan, PlanOfCare):
+        plan = plan_open_for_notes(actor, plan)
     _check_copied_from(actor, plan.patient_id, data.get("copied_from_id"))
     note = VisitNote(plan_id=plan.id, patient_id=plan.patient_id, author_id=actor.id,
                      visit_date=data["visit_date"], interventions=data.get("interventions", []),
-                     copied_from_id=data.get("copied_from_id"),
-                     **{f: data.get(f, "") for f in _TEXT_FIELDS})
-    note.measurements, note.special_tests, note.questionnaires, note.addenda = [], [], [], []
-    _apply_clinical_data(note, data)
+                     copied_from_id=data.get("copied_from_id"), signed_by_id=None,
+                     signed_at=None, **{f: data.get(f, "") for f in _TEXT_FIELDS})
+    rows = _apply_clinical_data(note, data, new=True) or []
     db.session.add(note)
-    db.session.flush()
-    refresh_plan_summary(note.plan_id)
+    db.session.flush()  # relationships left unset cost the unit of work nothing
+    # One multi-row INSERT ... RETURNING: the unit of work would insert the measurements one
+    # statement each on SQLite (it needs their ids in order; these need no order). NULL sides
+    # are rendered, or each run of rows with and without a side would be a statement of its own.
+    measurements = db.session.execute(
+        insert(Measurement).returning(Measurement),
+        [{"visit_id": note.id, "plan_id": note.plan_id, **row} for row in rows],
+        execution_options={"render_nulls": True},
+    ).scalars().all() if rows else []
+    # Everything shown about the note, as stored: no need to read it back.
+    unset = inspect(note).unloaded
+    for key, value in (("author", actor), ("signed_by", None), ("addenda", []),
+                       ("special_tests", []), ("questionnaires", [])):
+        if key in unset:
+            set_committed_value(note, key, value)
+    set_committed_value(note, "measurements", _as_read_back(measurements))
+    mark_plan_stale(note.plan_id)
     record(actor, "create", "visit", patient_id=plan.patient_id, object_id=note.id)
-    return load_note(note.id)
+    return note
 
 
 def load_note(note_id: int) -> VisitNote:
@@ -157,20 +202,28 @@ def draft_for_change(actor: User, visit_id: int) -> VisitNote:
     return note
 
 
-def update_visit_note(actor: User, visit_id: int, data: dict, dump) -> VisitNote:
-    """Change a draft; refused (409, nothing written) when the version read is stale."""
-    note = draft_for_change(actor, visit_id)
+def update_visit_note(actor: User, note: VisitNote | int, data: dict, dump) -> VisitNote:
+    """Change a draft; refused (409, nothing written) when the version read is stale.
+
+    ``note`` is the note's id, or the note as :func:`draft_for_change` returned it for this
+    actor in this transaction (the API checks it before reading the body; not loaded twice).
+    """
+    if not isinstance(note, VisitNote):
+        note = draft_for_change(actor, note)
     ensure_version(note, data.pop("version"), dump(note))
     _check_copied_from(actor, note.patient_id, data.get("copied_from_id"), note.id)
     for key in (*_TEXT_FIELDS, "visit_date", "interventions", "copied_from_id"):
         if key in data:
             setattr(note, key, data[key])
-    _apply_clinical_data(note, data)
+    rows = _apply_clinical_data(note, data)
+    if rows is not None:
+        note.measurements = _as_read_back(
+            [Measurement(plan_id=note.plan_id, **row) for row in rows])
     note.updated_at = utcnow()  # the row itself must change so its version moves on
-    db.session.flush()
-    refresh_plan_summary(note.plan_id)
+    db.session.flush()  # the version check; the note now holds its new version
+    mark_plan_stale(note.plan_id)
     record(actor, "update", "visit", patient_id=note.patient_id, object_id=note.id)
-    return load_note(note.id)
+    return note
 
 
 def missing_for_signature(note: VisitNote) -> dict[str, list[str]]:
@@ -197,12 +250,12 @@ def sign_note(actor: User, visit_id: int, version: int | None, dump) -> VisitNot
     if missing:
         raise ValidationError(missing)
     note.status = "signed"
-    note.signed_by_id = actor.id
+    note.signed_by = actor
     note.signed_at = utcnow()
     db.session.flush()
-    refresh_plan_summary(note.plan_id)
+    mark_plan_stale(note.plan_id)
     record(actor, "sign", "visit", patient_id=note.patient_id, object_id=note.id)
-    return load_note(note.id)
+    return note
 
 
 def add_addendum(actor: User, visit_id: int, text: str) -> VisitNote:
