@@ -40,11 +40,14 @@ class Operation:
     status: int = 200
     query: type[Schema] | None = None
     auth: bool = True
-    media_type: str = "application/json"
+    #: The success answer's media type, or several (e.g. a chart as PNG or SVG).
+    media_type: str | tuple[str, ...] = "application/json"
     errors: tuple[int, ...] = field(default=(401, 404, 422))
 
 
 OPERATIONS: list[Operation] = []
+#: Media types of a chart route, which answers in the format its URL names.
+CHART_MEDIA = ("image/png", "image/svg+xml")
 
 
 def token_digest(token: str) -> str:
@@ -93,7 +96,7 @@ def api_route(rule: str, method: str = "GET", *, summary: str, tag: str,
               body: type[Schema] | None = None, load_body: bool = True,
               partial: bool | tuple[str, ...] = False, response: type[Schema] | None = None, many: bool = False, status: int = 200,
               query: type[Schema] | None = None, auth: bool = True,
-              media_type: str = "application/json", errors: tuple[int, ...] = (401, 404, 422)):
+              media_type: str | tuple[str, ...] = "application/json", errors: tuple[int, ...] = (401, 404, 422)):
     """Declare an API route: authentication, body loading, dumping and its OpenAPI entry.
 
     The view receives ``data`` (the loaded body) when ``body`` is given and ``load_body`` is
@@ -188,10 +191,10 @@ def build_spec() -> dict:
             operation["responses"][str(op.status)] = {
                 "description": "Success", "content": {op.media_type: {"schema": schema}}}
         elif op.media_type != "application/json":
-            body_schema = ({"type": "object"} if op.media_type.endswith("json")
-                           else {"type": "string", "format": "binary"})
-            operation["responses"][str(op.status)] = {
-                "description": "Success", "content": {op.media_type: {"schema": body_schema}}}
+            types = op.media_type if isinstance(op.media_type, tuple) else (op.media_type,)
+            operation["responses"][str(op.status)] = {"description": "Success", "content": {
+                media: {"schema": {"type": "object"} if media.endswith("json")
+                        else {"type": "string", "format": "binary"}} for media in types}}
         else:
             operation["responses"][str(op.status)] = {"description": "Success"}
         for code in codes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, g, jsonify
 from marshmallow import Schema
 
-from notes_service.api import api_route
+from notes_service.api import CHART_MEDIA, api_route
 from notes_service.audit.services import record
 from notes_service.outcomes import exports, services, worklist
 from notes_service.outcomes.schemas import (
@@ -71,7 +71,7 @@ def outcomes_plans_csv(query):
 @api_route("/outcomes/charts/<any(change, mcid_by_month, visits):name>.<any(png, svg):fmt>",
            summary="An outcome chart (PNG or SVG): change per practitioner, share reaching "
                    "the minimal important change by month of discharge, visits per plan",
-           tag="outcomes", query=OutcomeChartQuerySchema, media_type="image/png",
+           tag="outcomes", query=OutcomeChartQuerySchema, media_type=CHART_MEDIA,
            errors=(401, 403, 422))
 def outcomes_chart(name, fmt, query):
     image = services.outcome_chart(g.actor, name, fmt, **query)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Response, g, json, request
 
 from notes_service.access import plan_version
-from notes_service.api import api_route
+from notes_service.api import CHART_MEDIA, api_route
 from notes_service.audit.services import record
 from notes_service.clock import clinic_today
 from notes_service.db_types import utcnow
@@ -51,7 +51,7 @@ def get_progress(plan_id):
 
 @api_route("/plans/<int:plan_id>/charts/<measure>.<any(png, svg):fmt>",
            summary="Chart of one measure (PNG or SVG); ETag / If-None-Match", tag="progress",
-           query=ChartQuerySchema, media_type="image/png", errors=(304, 401, 404, 422))
+           query=ChartQuerySchema, media_type=CHART_MEDIA, errors=(304, 401, 404, 422))
 def measure_chart(plan_id, measure, fmt, query):
     return measure_chart_response(g.actor, plan_id, measure, fmt, side=query.get("side"),
                                   width=query["width"], height=query["height"],
@@ -60,7 +60,7 @@ def measure_chart(plan_id, measure, fmt, query):
 
 @api_route("/plans/<int:plan_id>/charts/overview.<any(png, svg):fmt>",
            summary="Overview chart of every tracked measure (PNG or SVG)", tag="progress",
-           query=OverviewQuerySchema, media_type="image/png", errors=(304, 401, 404, 422))
+           query=OverviewQuerySchema, media_type=CHART_MEDIA, errors=(304, 401, 404, 422))
 def overview_chart(plan_id, fmt, query):
     return overview_chart_response(g.actor, plan_id, fmt, width=query["width"],
                                    if_none_match=request.if_none_match)
