@@ -485,21 +485,3 @@ def list_diary(actor: User, patient_id: int, *, limit: int | None = None) -> lis
     record(actor, "list", "diary", patient_id=patient.id,
            detail=f"{len(entries)} entries of patient {patient.id}")
     return entries
-
-
-@dataclass
-class DiarySummary:
-    """The practitioner's panel: recent entries and the last week's average."""
-
-    entries: list[DiaryEntry]
-    week_average: float | None
-    week_count: int
-    total: int
-
-
-def diary_summary(actor: User, patient_id: int, *, today: date, shown: int = 8) -> DiarySummary:
-    """Recent diary entries of a patient and the average of the last 7 days."""
-    entries = list_diary(actor, patient_id)
-    week = [e.pain for e in entries if (today - e.entry_date).days < 7]
-    average = round(sum(week) / len(week), 1) if week else None
-    return DiarySummary(entries[:shown], average, len(week), len(entries))

@@ -148,12 +148,6 @@ def diary():
     return redirect(url_for("portal.diary"))
 
 
-@bp.app_template_global()
-def patient_reported_pain(patient_id: int) -> services.DiarySummary:
-    """The pain-diary panel of the practitioner's patient page (scoped and audited)."""
-    return services.diary_summary(actor(), patient_id, today=clinic_today())
-
-
 # --------------------------------------------------------------------------------------
 # The practitioner's invitation page
 # --------------------------------------------------------------------------------------

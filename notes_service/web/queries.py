@@ -339,9 +339,8 @@ class DiaryRow:
 class DiaryPanel:
     """The patient-reported pain of the patient page: the newest entries and the last week.
 
-    The same figures as :func:`notes_service.portal.services.diary_summary`, counted by the
-    database instead of loading every entry the patient ever made. The week is the 7 days up
-    to today (an entry dated after ``today - 7 days``).
+    Counted by the database rather than by loading every entry the patient ever made. The
+    week is the 7 days up to today (an entry dated after ``today - 7 days``).
     """
 
     entries: tuple[DiaryRow, ...]

@@ -255,14 +255,14 @@ def test_only_the_patient_writes_their_diary(app, practitioner, found):
                                {"entry_date": date.today(), "pain": 3, "note": ""})
 
 
-def test_diary_summary_averages_the_last_seven_days(app, practitioner, found):
-    from notes_service.portal.services import diary_summary
+def test_diary_panel_averages_the_last_seven_days(app, practitioner, found):
+    from notes_service.web.queries import diary_panel
 
     account = portal_account(app, found, "ana.summary@example.org")
     for days_ago, pain in ((0, 3), (2, 5), (6, 4), (7, 9)):  # the 9 is 7 days old: left out
         diary_entry(app, account, found, days_ago=days_ago, pain=pain)
     with app.app_context():
-        summary = diary_summary(user_of(practitioner), found.patient_id, today=date.today())
+        summary = diary_panel(user_of(practitioner), found.patient_id, today=date.today())
     assert (summary.week_average, summary.week_count, summary.total) == (4.0, 3, 4)
     assert [e.pain for e in summary.entries] == [3, 5, 4, 9]
 
