@@ -75,29 +75,42 @@ class PlanVersion:
         return tracked_keys(self.tracked_measures)
 
 
-@cache
-def _plan_version_statement(kind: str, signed_only: bool, reports: bool = False):
-    """The statement of :func:`plan_version` for one scope, built (and compiled) once."""
+def _correlated(column, *where):
+    return select(column).where(*where).correlate(PlanOfCare).scalar_subquery()
+
+
+def notes_validator(signed_only: bool) -> list:
+    """Columns, correlated to :class:`PlanOfCare`, that change with every write of the plan's
+    notes: their count, latest change and sum of row versions (signed notes only if asked)."""
     notes = [VisitNote.plan_id == PlanOfCare.id]
     if signed_only:
         notes.append(VisitNote.status == "signed")
+    return [_correlated(column, *notes) for column in (
+        func.count(VisitNote.id), func.max(VisitNote.updated_at), func.sum(VisitNote.version))]
 
-    def correlated(*columns, where=notes):
-        return select(*columns).where(*where).correlate(PlanOfCare).scalar_subquery()
 
-    note_ids = select(VisitNote.id).where(*notes).correlate(PlanOfCare)
-    on_addenda = [Addendum.visit_id.in_(note_ids)]
+def latest_report_end():
+    """The end of the period of the plan's latest report, correlated to :class:`PlanOfCare`."""
+    return _correlated(func.max(ProgressReport.period_end),
+                       ProgressReport.plan_id == PlanOfCare.id)
+
+
+@cache
+def _plan_version_statement(kind: str, signed_only: bool, reports: bool = False):
+    """The statement of :func:`plan_version` for one scope, built (and compiled) once."""
+    note_ids = select(VisitNote.id).where(VisitNote.plan_id == PlanOfCare.id).correlate(
+        PlanOfCare)
+    if signed_only:
+        note_ids = note_ids.where(VisitNote.status == "signed")
+    on_addenda = Addendum.visit_id.in_(note_ids)
     columns = [
         PlanOfCare.id, PlanOfCare.patient_id, PlanOfCare.version, PlanOfCare.side,
-        PlanOfCare.tracked_measures,
-        correlated(func.count(VisitNote.id)), correlated(func.max(VisitNote.updated_at)),
-        correlated(func.sum(VisitNote.version)),
-        correlated(func.count(Addendum.id), where=on_addenda),
-        correlated(func.max(Addendum.id), where=on_addenda),
+        PlanOfCare.tracked_measures, *notes_validator(signed_only),
+        _correlated(func.count(Addendum.id), on_addenda),
+        _correlated(func.max(Addendum.id), on_addenda),
     ]
     if reports:
-        columns.append(correlated(func.max(ProgressReport.period_end),
-                                  where=[ProgressReport.plan_id == PlanOfCare.id]))
+        columns.append(latest_report_end())
     return select(*columns).where(PlanOfCare.id == bindparam("plan_id"),
             _scope(kind, bindparam("scope_user"), bindparam("scope_patient"),
                    PlanOfCare.patient_id))

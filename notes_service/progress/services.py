@@ -20,7 +20,13 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from notes_service.access import PlanVersion, get_plan, patient_scope
+from notes_service.access import (
+    PlanVersion,
+    get_plan,
+    latest_report_end,
+    notes_validator,
+    patient_scope,
+)
 from notes_service.audit.services import record
 from notes_service.auth.models import User
 from notes_service.clock import clinic_today
@@ -145,19 +151,9 @@ def _plan_key(plan: PlanOfCare) -> tuple:
 def _memo_keys(plans: list[PlanOfCare], signed_only: bool) -> dict[int, tuple]:
     """Memo key of each plan: its own inputs and, in one query, aggregates of its notes and
     reports."""
-    notes = [VisitNote.plan_id == PlanOfCare.id]
-    if signed_only:
-        notes.append(VisitNote.status == "signed")
-
-    def of_notes(column):
-        return select(column).where(*notes).correlate(PlanOfCare).scalar_subquery()
-
-    rows = db.session.execute(select(
-        PlanOfCare.id, of_notes(func.count(VisitNote.id)), of_notes(func.max(VisitNote.updated_at)),
-        of_notes(func.sum(VisitNote.version)),
-        select(func.max(ProgressReport.period_end)).where(ProgressReport.plan_id == PlanOfCare.id)
-        .correlate(PlanOfCare).scalar_subquery(),
-    ).where(PlanOfCare.id.in_([p.id for p in plans])))
+    rows = db.session.execute(
+        select(PlanOfCare.id, *notes_validator(signed_only), latest_report_end())
+        .where(PlanOfCare.id.in_([p.id for p in plans])))
     by_plan = {row[0]: tuple(row[1:]) for row in rows}
     common = (signed_only, clinic_today(), settings_key())
     return {p.id: (_plan_key(p), by_plan.get(p.id), common) for p in plans}
