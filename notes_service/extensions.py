@@ -46,7 +46,8 @@ _last_full_commit = [0.0]
 
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, _record):
-    """Turn on WAL, foreign keys, full sync and a busy timeout for every SQLite connection.
+    """Turn on WAL, foreign keys, full sync and a busy timeout for every SQLite connection, and
+    add the audit chain's hash function (:func:`notes_service.audit.chain.chain_hash`).
 
     pysqlite's own transaction handling is switched off (``isolation_level = None``) so that
     SQLAlchemy emits ``BEGIN`` itself (see :func:`_begin`), and SAVEPOINTs work as documented.
@@ -54,6 +55,9 @@ def _configure_sqlite(dbapi_connection, _record):
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     dbapi_connection.isolation_level = None
+    from notes_service.audit.chain import chain_hash
+
+    dbapi_connection.create_function("notes_chain_hash", 2, chain_hash, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA busy_timeout = 5000")

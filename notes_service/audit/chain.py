@@ -29,9 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
-from sqlalchemy import event, select, text
+from sqlalchemy import String, bindparam, event, func, select, text
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.functions import FunctionElement
 
 GENESIS = "0" * 64
 #: Key of ``pg_advisory_xact_lock`` taken by every writing transaction on PostgreSQL.
@@ -52,12 +54,42 @@ def _canonical(value):
     return value
 
 
+def content_of(row) -> str:
+    """The hashed text of ``row`` (a mapping or an object) after its ``prev_hash``: a newline,
+    then the JSON of its :data:`CONTENT_COLUMNS`."""
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    return "\n" + json.dumps([_canonical(get(name)) for name in CONTENT_COLUMNS],
+                              ensure_ascii=False, separators=(",", ":"))
+
+
 def row_hash(prev_hash: str, row) -> str:
     """SHA-256 (hex) of ``prev_hash`` and the content of ``row`` (a mapping or an object)."""
-    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-    content = json.dumps([_canonical(get(name)) for name in CONTENT_COLUMNS],
-                         ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+    return chain_hash(prev_hash, content_of(row))
+
+
+def chain_hash(prev_hash: str, content: str) -> str:
+    """SHA-256 (hex) of ``prev_hash`` followed by ``content`` (see :func:`content_of`); also
+    the SQL function ``notes_chain_hash`` of SQLite connections (``extensions.py``)."""
+    return hashlib.sha256(f"{prev_hash}{content}".encode()).hexdigest()
+
+
+class _ChainHash(FunctionElement):
+    """``row_hash`` computed by the database from the previous hash and the row's content:
+    the SQL function :func:`chain_hash` on SQLite, ``sha256`` on PostgreSQL."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_ChainHash)
+def _chain_hash_sqlite(element, compiler, **kw):
+    return f"notes_chain_hash({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_ChainHash, "postgresql")
+def _chain_hash_postgresql(element, compiler, **kw):
+    prev, content = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"encode(sha256(convert_to({prev} || {content}, 'UTF8')), 'hex')"
 
 
 def take_write_lock(session: Session, *, audit: bool = False) -> None:
@@ -77,11 +109,14 @@ def take_write_lock(session: Session, *, audit: bool = False) -> None:
 
 @cache
 def _statements():
-    """The tail query and the insert, built once (their compiled forms are then cached)."""
+    """The tail query, and the insert that chains each row to the tail it reads itself (one
+    statement a row), built once (their compiled forms are then cached)."""
     from notes_service.audit.models import AuditEvent
 
-    return (select(AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1),
-            AuditEvent.__table__.insert())
+    tail = select(AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1)
+    prev = func.coalesce(tail.scalar_subquery(), GENESIS)
+    return tail, AuditEvent.__table__.insert().values(
+        prev_hash=prev, row_hash=_ChainHash(prev, bindparam("chain_content", type_=String())))
 
 
 def chain_tail(session: Session) -> str:
@@ -104,12 +139,16 @@ def link(rows: Iterable, prev: str) -> str:
 
 
 def append_rows(session: Session, rows: list[dict]) -> None:
-    """Insert audit rows (dicts of every content column) at the end of the chain, at once."""
+    """Insert audit rows (dicts of every content column) at the end of the chain, at once.
+
+    Each row's hashes are computed by the insert itself from the tail it reads (with the
+    write lock held): no statement reads the tail first."""
     if not rows:
         return
     session.flush()  # earlier events of this transaction come first in the chain
     take_write_lock(session, audit=True)
-    link(rows, chain_tail(session))
+    for row in rows:
+        row["chain_content"] = content_of(row)
     session.connection().execute(_statements()[1], rows)
 
 
