@@ -133,7 +133,11 @@ def plan_version(user, plan_id: int, *, reports: bool = False) -> PlanVersion:
     statement (no ORM objects): what a 304 or a cached answer needs. :class:`NotFound` (audited
     as denied) otherwise, as :func:`get_plan`."""
     kind = scope_kind(user)
-    row = db.session.execute(
+    session = db.session()
+    session.flush()  # as an ORM execute would (a no-op unless something is pending)
+    # A Core statement on the session's connection, in its transaction: half the cost of
+    # the ORM's execution for a row of plain columns.
+    row = session.connection().execute(
         _plan_version_statement(kind, kind == "patient", reports),
         {"plan_id": plan_id, **scope_params(user)}).one_or_none()
     if row is None:
