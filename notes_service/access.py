@@ -148,8 +148,34 @@ def plan_version(user, plan_id: int, *, reports: bool = False) -> PlanVersion:
 
 def on_care_team(user, patient_id: int) -> bool:
     """Whether ``user`` is on the care team of the patient."""
-    return db.session.execute(select(exists().where(
-        care_team.c.patient_id == patient_id, care_team.c.user_id == user.id))).scalar()
+    return db.session.execute(_ON_CARE_TEAM, {"patient_id": patient_id,
+                                              "user_id": user.id}).scalar()
+
+
+#: Built once (a statement costs more to build than to run, see :func:`_scoped`).
+_ON_CARE_TEAM = select(exists().where(care_team.c.patient_id == bindparam("patient_id"),
+                                      care_team.c.user_id == bindparam("user_id")))
+
+
+@cache
+def _scoped(entity, kind: str):
+    """``SELECT entity WHERE id = :object_id`` within the scope ``kind``, built once per kind
+    of viewer: the scope's condition (care team, break-glass grant) costs more to build than
+    the statement costs to run. Patients see signed notes only."""
+    column = entity.id if entity is Patient else entity.patient_id
+    condition = scope_condition(kind, bindparam("scope_user"), bindparam("scope_patient"),
+                                column)
+    if entity is VisitNote and kind == "patient":
+        condition = condition & (VisitNote.status == "signed")
+    return select(entity).where(entity.id == bindparam("object_id"), condition)
+
+
+def _get_scoped(entity, user, object_id: int, options) -> object | None:
+    statement = _scoped(entity, scope_kind(user))
+    if options:
+        statement = statement.options(*options)
+    return db.session.execute(statement, {"object_id": object_id, **scope_params(user)}
+                              ).unique().scalar_one_or_none()
 
 
 def require_clinical_write(user, patient_id: int) -> None:
@@ -168,9 +194,7 @@ def require_clinical_write(user, patient_id: int) -> None:
 
 def get_patient(user, patient_id: int, *options) -> Patient:
     """Load a patient ``user`` may see, or raise :class:`NotFound`."""
-    patient = db.session.execute(
-        select(Patient).where(Patient.id == patient_id, patient_scope(user, Patient.id))
-        .options(*options)).scalar_one_or_none()
+    patient = _get_scoped(Patient, user, patient_id, options)
     if patient is None:
         raise NotFound("patient", patient_id, patient_id=patient_id)
     return patient
@@ -178,10 +202,7 @@ def get_patient(user, patient_id: int, *options) -> Patient:
 
 def get_plan(user, plan_id: int, *options) -> PlanOfCare:
     """Load a plan of care ``user`` may see, or raise :class:`NotFound`."""
-    plan = db.session.execute(
-        select(PlanOfCare).where(PlanOfCare.id == plan_id,
-                                 patient_scope(user, PlanOfCare.patient_id))
-        .options(*options)).unique().scalar_one_or_none()
+    plan = _get_scoped(PlanOfCare, user, plan_id, options)
     if plan is None:
         owner = db.session.execute(
             select(PlanOfCare.patient_id).where(PlanOfCare.id == plan_id)).scalar()
@@ -202,9 +223,7 @@ def visible_notes(user):
 
 def get_visit(user, visit_id: int, *options) -> VisitNote:
     """Load a visit note ``user`` may see, or raise :class:`NotFound`."""
-    note = db.session.execute(
-        select(VisitNote).where(VisitNote.id == visit_id, visible_notes(user))
-        .options(*options)).scalar_one_or_none()
+    note = _get_scoped(VisitNote, user, visit_id, options)
     if note is None:
         owner = db.session.execute(
             select(VisitNote.patient_id).where(VisitNote.id == visit_id)).scalar()
