@@ -12,7 +12,7 @@ direction, unit, range and the default thresholds.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cached_property, lru_cache
@@ -25,8 +25,9 @@ from notes_service.catalog import HIGHER, MEASURES, PLAN_STATUSES, SIDES, Measur
 __all__ = [
     "DEFAULT_SETTINGS", "FLAG_CODES", "MEASURE_FLAGS", "SEVERITIES", "STATUSES",
     "Flag", "GoalSpec", "MeasureProgress", "PlanProgress", "PlanSnapshot", "Point", "Settings",
-    "format_amount", "format_day", "format_number", "measure_label", "measure_progress",
-    "plan_flags", "plan_progress", "resolve_settings", "threshold_for",
+    "admin_flags", "date_flags", "format_amount", "format_day", "format_number",
+    "measure_label", "measure_progress", "plan_flags", "plan_progress", "resolve_settings",
+    "series_order", "sort_flags", "threshold_for", "unsigned_flags",
 ]
 
 #: Progress statuses, in the order the rule tests them (first match wins).
@@ -653,8 +654,7 @@ def plan_progress(
     unknown = [code for code, _ in snapshot.series if code not in _MEASURE_ORDER]
     if unknown:
         raise ValueError(f"plan {snapshot.plan_id}: unknown measure codes {sorted(unknown)}")
-    keys = sorted(snapshot.series,
-                  key=lambda k: (_MEASURE_ORDER[k[0]], _SIDE_ORDER.get(k[1], 9)))
+    keys = sorted(snapshot.series, key=lambda k: series_order(*k))
     measures = [
         measure_progress(code, side, snapshot.series[(code, side)],
                          _goal_for(snapshot, code, side), thresholds,
@@ -676,6 +676,39 @@ def plan_flags(
 ) -> list[Flag]:
     """Return the plan's flags, most severe first (see :func:`plan_progress`)."""
     return plan_progress(snapshot, today, thresholds, settings, now=now).flags
+
+
+def date_flags(
+    snapshot: PlanSnapshot,
+    today: date | datetime,
+    settings: Mapping[str, float] | Settings | None = None,
+    *,
+    now: datetime | None = None,
+) -> list[Flag]:
+    """Return the plan's flags that move with the clock, in the order :func:`plan_progress`
+    merges them (not yet sorted: see :func:`sort_flags`).
+
+    They need no series: on an active plan :func:`admin_flags` (report due, plan expired or
+    ending, no recent visit); on any plan :func:`unsigned_flags`. ``today`` and ``now`` as in
+    :func:`plan_progress`.
+    """
+    cfg = resolve_settings(settings)
+    now, today = _clock(today, now)
+    return _date_flags(snapshot, today, now, cfg)
+
+
+def series_order(measure: str, side: str | None) -> tuple[int, int]:
+    """Display order of a measure and side: catalog order, then no side, then each side."""
+    return _MEASURE_ORDER[measure], _SIDE_ORDER.get(side, 9)
+
+
+def sort_flags(flags: Iterable[Flag]) -> list[Flag]:
+    """Order flags most severe first, then by code (:data:`FLAG_CODES`).
+
+    The sort is stable: flags of one code keep the order they are given in, which
+    :func:`plan_progress` makes the measures' :func:`series_order`.
+    """
+    return sorted(flags, key=lambda f: (_SEVERITY_RANK[f.severity], _CODE_RANK[f.code]))
 
 
 def _goal_for(snapshot: PlanSnapshot, code: str, side: str | None) -> GoalSpec | None:
@@ -707,10 +740,15 @@ def _flags(snapshot: PlanSnapshot, measures: list[MeasureProgress], today: date,
     flags: list[Flag] = []
     if snapshot.status == "active":
         flags += _measure_flags(snapshot, measures)
-        flags += _admin_flags(snapshot, today, cfg)
-    flags += _unsigned_flags(snapshot, now, cfg)
     # Stable sort keeps catalog order within a code.
-    return sorted(flags, key=lambda f: (_SEVERITY_RANK[f.severity], _CODE_RANK[f.code]))
+    return sort_flags(flags + _date_flags(snapshot, today, now, cfg))
+
+
+def _date_flags(snapshot: PlanSnapshot, today: date, now: datetime, cfg: Settings
+                ) -> list[Flag]:
+    """The flags of :func:`date_flags`; ``now`` aware, ``today`` a date."""
+    flags = admin_flags(snapshot, today, cfg) if snapshot.status == "active" else []
+    return flags + _unsigned(snapshot, now, cfg)
 
 
 def _flag(code: str, message: str, mp: MeasureProgress | None = None, **extra) -> Flag:
@@ -763,7 +801,11 @@ def _measure_flags(snapshot: PlanSnapshot, measures: list[MeasureProgress]) -> l
     return flags
 
 
-def _admin_flags(snapshot: PlanSnapshot, today: date, cfg: Settings) -> list[Flag]:
+def admin_flags(snapshot: PlanSnapshot, today: date,
+                settings: Mapping[str, float] | Settings | None = None) -> list[Flag]:
+    """Return the administrative flags of an active plan on ``today``: progress report due,
+    plan expired or ending, no recent visit (the caller checks the plan is active)."""
+    cfg = resolve_settings(settings)
     flags = []
     n = snapshot.visits_since_report
     if n >= cfg.report_every_visits:
@@ -797,7 +839,14 @@ def _admin_flags(snapshot: PlanSnapshot, today: date, cfg: Settings) -> list[Fla
     return flags
 
 
-def _unsigned_flags(snapshot: PlanSnapshot, now: datetime, cfg: Settings) -> list[Flag]:
+def unsigned_flags(snapshot: PlanSnapshot, now: datetime,
+                   settings: Mapping[str, float] | Settings | None = None) -> list[Flag]:
+    """Return the ``unsigned_note`` flag of the plan's drafts overdue at ``now`` (naive: UTC),
+    if any; it applies whatever the plan's status."""
+    return _unsigned(snapshot, _aware(now), resolve_settings(settings))
+
+
+def _unsigned(snapshot: PlanSnapshot, now: datetime, cfg: Settings) -> list[Flag]:
     limit = timedelta(hours=cfg.unsigned_after_hours)
     overdue = sorted(
         ((_aware(created), note_id) for note_id, created in snapshot.draft_notes

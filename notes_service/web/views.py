@@ -22,10 +22,11 @@ SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 def open_flags(plans, progress: dict | None = None) -> dict:
     """Open progress flags per plan id, most severe first.
 
-    ``plans`` must have their goals loaded. The flags come from the progress engine
-    (:func:`notes_service.progress.services.caseload_progress`, one batched computation for all
-    the plans; ``progress`` when the page computed it already) unless a provider is
-    registered under :data:`FLAG_PROVIDER`.
+    ``plans`` must have their goals loaded. The flags are the progress engine's: ``progress``
+    when the page computed it already, else
+    :func:`notes_service.outcomes.caseload.caseload_flags` (the stored measure flags and the
+    date-dependent flags, in a few statements for all the plans, no series read), unless a
+    provider is registered under :data:`FLAG_PROVIDER`.
     """
     plans = [p for p in plans if p.status in ("active", "on_hold")]
     if not plans:
@@ -33,14 +34,14 @@ def open_flags(plans, progress: dict | None = None) -> dict:
     provider = current_app.extensions.get(FLAG_PROVIDER)
     if provider is not None:
         flags = provider(plans)
-    else:
-        if progress is None:
-            from notes_service.progress.services import caseload_progress
-
-            user = actor()
-            progress = caseload_progress(user, plans)
-            record_many(user, "read", "progress", sorted({p.patient_id for p in plans}))
+    elif progress is not None:
         flags = {p.id: progress[p.id].flags for p in plans if p.id in progress}
+    else:
+        from notes_service.outcomes.caseload import caseload_flags
+
+        user = actor()
+        flags = caseload_flags(user, plans)
+        record_many(user, "read", "progress", sorted({p.patient_id for p in plans}))
     return {plan_id: sorted(items, key=lambda f: SEVERITY_ORDER.get(f.severity, 9))
             for plan_id, items in flags.items() if items}
 
