@@ -183,17 +183,17 @@ def test_caseload_shows_each_plans_flags_with_severity_and_message(web, app, pra
 
 
 def test_caseload_computes_every_plans_flags_in_one_batch(web, app, practitioner, monkeypatch):
-    from notes_service.progress import services
+    from notes_service.outcomes import caseload as caseload_module
 
     calls = []
-    original = services.caseload_progress
+    original = caseload_module.caseload_flags
 
     def spy(actor, plans):
         plans = list(plans)
         calls.append(len(plans))
         return original(actor, plans)
 
-    monkeypatch.setattr(services, "caseload_progress", spy)
+    monkeypatch.setattr(caseload_module, "caseload_flags", spy)
     for index in range(3):
         plateau_chart(app, practitioner, family=f"Batch{index}")
     assert web.get("/").status_code == 200
