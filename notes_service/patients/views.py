@@ -93,7 +93,8 @@ def detail(patient_id: int):
     patient, plans, history = page.patient, page.plans, page.history
     can_write = user.is_clinician and any(member.id == user.id for member in page.care_team)
     active = next((p for p in plans if p.status == "active"), None)
-    progress = progress_context(plans, focus=active, fragment={"heading": 3, "collapsed": True})
+    progress = progress_context(plans, focus=active, fragment={"heading": 3, "collapsed": True},
+                                validators=page.progress_validators)
 
     def context() -> dict:
         counts: dict[int, int] = {}

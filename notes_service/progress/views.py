@@ -17,6 +17,8 @@ from marshmallow import ValidationError
 
 from notes_service.access import require_clinical_write
 from notes_service.audit.services import record_many
+from notes_service.clock import clinic_today
+from notes_service.db_types import utcnow
 from notes_service.errors import Conflict
 from notes_service.extensions import db, login_manager
 from notes_service.patients.services import read_patient
@@ -247,11 +249,44 @@ def overview_height(count: int) -> int:
     return 80 + 200 * max(1, -(-count // cols))
 
 
-def plans_progress(plans: list[PlanOfCare]) -> dict[int, PlanProgress]:
-    """Progress of ``plans`` (goals loaded) in one batched computation, audited per patient."""
+def memo_keys(plans: list[PlanOfCare], validators: dict[int, tuple]) -> dict[int, tuple]:
+    """The keys of ``plans`` in the progress memo, from validators the page already read.
+
+    ``validators``: plan id → (count, latest change and sum of row versions of the notes the
+    viewer may see, end of the latest report's period), the columns of
+    :func:`~notes_service.access.notes_validator` and
+    :func:`~notes_service.access.latest_report_end`: the very key
+    :func:`~notes_service.progress.services.memoised_progress` builds with a statement of its
+    own (a test holds the two equal).
+    """
+    common = (services.signed_only_for(g.actor), clinic_today(), services.settings_key())
+    return {plan.id: (services._plan_key(plan), validators.get(plan.id), common)
+            for plan in plans}
+
+
+def plans_progress(plans: list[PlanOfCare], validators: dict[int, tuple] | None = None
+                   ) -> dict[int, PlanProgress]:
+    """Progress of ``plans`` (goals loaded) in one batched computation, audited per patient.
+
+    With ``validators`` (see :func:`memo_keys`), memoised progress costs no query: only the
+    plans not in the memo go to :func:`~notes_service.progress.services.caseload_progress`
+    (which reads their keys again and computes them).
+    """
     if not plans:
         return {}
-    result = services.caseload_progress(g.actor, plans)
+    if validators is None:
+        result = services.caseload_progress(g.actor, plans)
+    else:
+        now = utcnow()
+        keys = memo_keys(plans, validators)
+        result = {}
+        for plan in plans:
+            found = services.PROGRESS_MEMO.get(keys[plan.id], now)
+            if found is not None:
+                result[plan.id] = found
+        missing = [plan for plan in plans if plan.id not in result]
+        if missing:
+            result.update(services.caseload_progress(g.actor, missing))
     record_many(g.actor, "read", "progress", sorted({p.patient_id for p in plans}))
     return result
 
@@ -271,18 +306,20 @@ def measures_html(plan: PlanOfCare, progress: PlanProgress, *, heading: int = 3,
 
 
 def progress_context(plans: list[PlanOfCare], *, focus: PlanOfCare | None = None,
-                     panels: bool = True, fragment: dict | None = None) -> dict:
+                     panels: bool = True, fragment: dict | None = None,
+                     validators: dict[int, tuple] | None = None) -> dict:
     """Template context of a page's progress parts, in a constant number of queries.
 
     ``flags_by_plan`` (open plans), ``progress_by_plan`` (plan id → {(measure, side) →
     progress}, for the goals tables), and for ``focus``: ``panels`` (measure sections) and the
     overview chart's URL, size and alt text. With ``fragment`` (the ``heading`` and
     ``collapsed`` of :func:`measures_html`), the measure sections come as the cached fragment
-    ``measures_html`` instead of ``panels``.
+    ``measures_html`` instead of ``panels``. ``validators``: those of the plans' progress
+    memo, when the page read them with the plans (:func:`plans_progress`).
     """
     open_plans = [p for p in plans if p.status in OPEN_STATUSES]
     wanted = open_plans + ([focus] if focus is not None and focus not in open_plans else [])
-    progress = plans_progress(wanted)
+    progress = plans_progress(wanted, validators)
     context = {
         "flags_by_plan": open_flags(open_plans, progress),
         "progress_by_plan": {plan_id: {(m.measure, m.side): m for m in p.measures}

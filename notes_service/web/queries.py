@@ -9,17 +9,22 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 
-from sqlalchemy import Date, Integer, Select, and_, bindparam, case, exists, func, or_, select
+from sqlalchemy import Date, Integer, Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from notes_service.access import patient_scope, visible_notes
+from notes_service.access import (
+    latest_report_end,
+    notes_validator,
+    patient_scope,
+    visible_notes,
+)
 from notes_service.audit.services import record, record_many
 from notes_service.auth.models import User
 from notes_service.clock import clinic_today
 from notes_service.errors import NotFound
 from notes_service.extensions import db
 from notes_service.patients.models import Patient, care_team
-from notes_service.plans.models import Goal, PlanOfCare
+from notes_service.plans.models import PlanOfCare
 from notes_service.portal.models import DiaryEntry
 from notes_service.reports.models import ProgressReport
 from notes_service.visits.models import Addendum, Measurement, VisitNote
@@ -248,8 +253,13 @@ def patient_page_statements(viewer: Viewer) -> dict[str, Select]:
         .where(care_team.c.patient_id == patient_id,
                patient_scope(viewer, care_team.c.patient_id))
         .order_by(User.name, User.id),
-        "plans": select(PlanOfCare).where(PlanOfCare.patient_id == patient_id,
-                                          patient_scope(viewer, PlanOfCare.patient_id))
+        # Each plan with the validator of its progress memo (the aggregates of its notes and
+        # reports that :func:`~notes_service.progress.services.memoised_progress` would read
+        # in a statement of its own).
+        "plans": select(PlanOfCare, *notes_validator(viewer.role == "patient"),
+                        latest_report_end())
+        .where(PlanOfCare.patient_id == patient_id,
+               patient_scope(viewer, PlanOfCare.patient_id))
         .options(joinedload(PlanOfCare.goals), joinedload(PlanOfCare.practitioner))
         .order_by((PlanOfCare.status != "active"), PlanOfCare.start_date.desc()),
         "notes": select(VisitNote.id, VisitNote.plan_id, VisitNote.visit_date,
@@ -257,15 +267,16 @@ def patient_page_statements(viewer: Viewer) -> dict[str, Select]:
         .join(User, User.id == VisitNote.author_id).where(*notes)
         .order_by(VisitNote.visit_date.desc(), VisitNote.id.desc()),
         # Pain before and after treatment (the history), and the pre-treatment values of the
-        # measures with a goal in the note's plan (the goals' baseline and latest).
+        # measures with a goal (``goal_measures``, from the plans read before; which plan and
+        # side have the goal is sorted out by :func:`visit_history`, as a probe of the goals
+        # per value would cost more than the rest of the statement).
         "values": select(Measurement.visit_id, Measurement.measure, Measurement.side,
                          Measurement.phase, Measurement.value)
         .join(VisitNote, VisitNote.id == Measurement.visit_id)
         .where(*notes, or_(
             and_(Measurement.measure == "pain", Measurement.side.is_(None)),
-            and_(Measurement.phase == "pre", exists().where(
-                Goal.plan_id == VisitNote.plan_id, Goal.measure == Measurement.measure,
-                Goal.side.is_not_distinct_from(Measurement.side)))))
+            and_(Measurement.phase == "pre",
+                 Measurement.measure.in_(bindparam("goal_measures", expanding=True)))))
         .order_by(Measurement.visit_id, Measurement.measure, Measurement.side,
                   Measurement.phase.desc(), Measurement.id),
         # The newest entries, each with the counts of all of them (a window over every row,
@@ -290,20 +301,22 @@ def _rows(statement: Select, params: dict):
     return db.session.connection().execute(statement, params)
 
 
-def visit_history(actor: User, patient_id: int) -> VisitHistory:
+def visit_history(actor: User, patient_id: int, plans: list[PlanOfCare]) -> VisitHistory:
     """A patient's notes the actor may see, newest first, as rows of the patient page.
 
     Two queries whatever the number of visits, reading only the columns the page shows (the
     notes' texts stay in the database): the notes with their author and number of addenda,
     then the values the page shows (pain before and after treatment, and the pre-treatment
-    values of the measures with a goal, for the goals' baseline and latest). Audited like
-    :func:`patient_notes`.
+    values of the measures with a goal in the note's plan, for the goals' baseline and latest;
+    ``plans``: the patient's plans, goals loaded). Audited like :func:`patient_notes`.
     """
     statements = patient_page_statements(Viewer.of(actor))
+    goals = {(plan.id, goal.measure, goal.side) for plan in plans for goal in plan.goals}
     params = {"patient_id": patient_id}
     found = _rows(statements["notes"], params).all()
     by_note: dict[int, list] = {}
-    for row in _rows(statements["values"], params):
+    for row in _rows(statements["values"], {
+            **params, "goal_measures": sorted({measure for _, measure, _ in goals})}).all():
         by_note.setdefault(row[0], []).append(row)
     notes: list[NoteRow] = []
     baseline: dict[ValueKey, tuple[float, date]] = {}
@@ -311,9 +324,10 @@ def visit_history(actor: User, patient_id: int) -> VisitHistory:
     for note_id, plan_id, day, status, author, addenda_count in reversed(found):  # oldest first
         pain: dict[str, float] = {}
         for _, measure, side, phase, value in by_note.get(note_id, ()):
-            if measure == "pain" and side is None:
+            is_pain = measure == "pain" and side is None
+            if is_pain:
                 pain[phase] = value
-            if phase == "pre":
+            if phase == "pre" and (is_pain or (plan_id, measure, side) in goals):
                 key = (plan_id, measure, side)
                 latest[key] = (value, day)
                 baseline.setdefault(key, (value, day))
@@ -382,6 +396,9 @@ class PatientPage:
     history: VisitHistory
     reports: list[ProgressReport]
     diary: DiaryPanel
+    #: Plan id → the validator of the plan's progress memo (read with the plans): see
+    #: :func:`notes_service.progress.views.memo_keys`.
+    progress_validators: dict[int, tuple] = field(default_factory=dict)
 
 
 def patient_page(actor: User, patient_id: int, *, today: date) -> PatientPage:
@@ -391,7 +408,9 @@ def patient_page(actor: User, patient_id: int, *, today: date) -> PatientPage:
     :func:`~notes_service.plans.services.list_plans`, :func:`visit_history`,
     :func:`~notes_service.reports.services.list_reports` and :func:`diary_panel` are, in seven
     statements built once per viewer (each carries the access scope; a patient out of scope
-    is a 404). ``today`` is the clinic's day the page shows (the diary's last 7 days).
+    is a 404). The plans come with the validators of their progress memo, so that memoised
+    progress costs no statement of its own. ``today`` is the clinic's day the page shows (the
+    diary's last 7 days).
     """
     statements = patient_page_statements(Viewer.of(actor))
     params = {"patient_id": patient_id}
@@ -400,10 +419,13 @@ def patient_page(actor: User, patient_id: int, *, today: date) -> PatientPage:
         raise NotFound("patient", patient_id, patient_id=patient_id)
     team = tuple(CareTeamMember(*row) for row in _rows(statements["care_team"], params))
     record(actor, "read", "patient", patient_id=patient.id, object_id=patient.id)
-    plans = list(db.session.execute(statements["plans"], params).unique().scalars())
+    plans, validators = [], {}
+    for plan, *validator in db.session.execute(statements["plans"], params).unique():
+        plans.append(plan)
+        validators[plan.id] = tuple(validator)
     record(actor, "list", "plan", patient_id=patient.id)
-    history = visit_history(actor, patient.id)
+    history = visit_history(actor, patient.id, plans)
     reports = list(db.session.execute(statements["reports"], params).scalars())
     record(actor, "list", "report", patient_id=patient.id, detail=f"{len(reports)} reports")
     diary = diary_panel(actor, patient.id, today=today)
-    return PatientPage(patient, team, plans, history, reports, diary)
+    return PatientPage(patient, team, plans, history, reports, diary, validators)
