@@ -104,6 +104,7 @@ def detail(patient_id: int):
             last_visit.setdefault(note.plan_id, note.visit_date)
         return {
             "patient": patient, "care_team": page.care_team, "plans": plans, "active": active,
+            "owners": page.owners,
             "plans_by_id": {p.id: p for p in plans}, "counts": counts,
             "last_visit": last_visit, "latest": history.latest, "baseline": history.baseline,
             "can_write": can_write, "role": user.role, "today": today,
@@ -119,19 +120,17 @@ def detail(patient_id: int):
 def content_key(page: PatientPage, progress: dict, *, today, role: str, can_write: bool):
     """Everything the patient page's content is made of, as a key of its cached HTML.
 
-    The records by all their loaded columns (the patient, each plan with its owner and goals,
-    each report with its signer), the rows of the visit history, care team and diary as shown,
-    the goals' baseline and latest values, the engine's measures and flags of each plan, the
+    The plans by all their loaded columns (with their goals and their owner's name), the
+    patient and the rows of the care team, visit history, reports and diary as shown, the
+    goals' baseline and latest values, the engine's measures and flags of each plan, the
     clinic's day and time zone, and the viewer's role and write right.
     """
     return (
-        columns_key(page.patient), page.care_team,
-        tuple((columns_key(plan), columns_key(plan.practitioner),
+        page.patient, page.care_team,
+        tuple((columns_key(plan), page.owners.get(plan.id),
                tuple(columns_key(goal) for goal in plan.goals)) for plan in page.plans),
         tuple(page.history.notes), tuple(page.history.baseline.items()),
-        tuple(page.history.latest.items()),
-        tuple((columns_key(report), columns_key(report.signed_by)) for report in page.reports),
-        page.diary,
+        tuple(page.history.latest.items()), page.reports, page.diary,
         tuple((plan_id, tuple(measures.values()))
               for plan_id, measures in progress["progress_by_plan"].items()),
         tuple((plan_id, tuple(flags)) for plan_id, flags in progress["flags_by_plan"].items()),

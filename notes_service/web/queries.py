@@ -6,7 +6,7 @@ Each is scoped by the acting user's access like the services, and audits what it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import Date, Integer, Select, and_, bindparam, case, func, or_, select
@@ -215,6 +215,65 @@ class VisitHistory:
     latest: dict[ValueKey, tuple[float, date]]
 
 
+#: The columns of a patient the patient page shows.
+PATIENT_COLUMNS = ("id", "given_name", "family_name", "birth_date", "sex", "mrn", "phone",
+                   "email")
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRow:
+    """A patient as the patient page shows them (the record's own wording of names and age)."""
+
+    id: int
+    given_name: str
+    family_name: str
+    birth_date: date
+    sex: str
+    mrn: str | None
+    phone: str | None
+    email: str | None
+
+    full_name = Patient.full_name
+    age_on = Patient.age_on
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """The clinician who signed a report, as the report list shows them."""
+
+    name: str
+    credentials: str | None
+
+    display_name = User.display_name
+
+
+#: The columns of a report the report list shows (the PDF's bytes stay in the database).
+REPORT_COLUMNS = ("id", "kind", "plan_id", "corrects_id", "period_start", "period_end",
+                  "visits_in_period", "visits_attended", "visits_planned", "signed_at",
+                  "pdf_size")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """A signed report as the report list (``reports/_list.html``) shows it."""
+
+    id: int
+    kind: str
+    plan_id: int
+    corrects_id: int | None
+    period_start: date
+    period_end: date
+    visits_in_period: int
+    visits_attended: int
+    visits_planned: int
+    signed_at: datetime
+    pdf_size: int
+    signed_by: Signer
+
+    title = ProgressReport.title
+    filename = ProgressReport.filename
+
+
 @dataclass(frozen=True)
 class Viewer:
     """What the access scope of a statement depends on: the three attributes of the user that
@@ -239,28 +298,31 @@ def patient_page_statements(viewer: Viewer) -> dict[str, Select]:
     their plans (a few rows each) rather than loaded by a second statement.
     """
     patient_id = bindparam("patient_id", type_=Integer)
+    team = care_team.alias("team")  # the scope's own probe of care_team must not correlate
     notes = (VisitNote.patient_id == patient_id, visible_notes(viewer))
     addenda = (select(func.count(Addendum.id)).where(Addendum.visit_id == VisitNote.id)
                .correlate(VisitNote).scalar_subquery())
     #: The pain of a diary entry of the last 7 days (else null).
     week = case((DiaryEntry.entry_date > bindparam("week_start", type_=Date), DiaryEntry.pain))
     return {
-        "patient": select(Patient).where(Patient.id == patient_id,
-                                         patient_scope(viewer, Patient.id)),
-        # Not a joined load: SQLite would read the whole care_team table to join it.
-        "care_team": select(User.id, User.name, User.credentials, User.role)
-        .join(care_team, care_team.c.user_id == User.id)
-        .where(care_team.c.patient_id == patient_id,
-               patient_scope(viewer, care_team.c.patient_id))
+        # The patient's columns on each row of their care team (one row, members null, when
+        # the team is empty): joined on the patient's id, so SQLite reads the team by its key.
+        "patient": select(*(getattr(Patient, name) for name in PATIENT_COLUMNS),
+                          User.id, User.name, User.credentials, User.role)
+        .outerjoin(team, team.c.patient_id == Patient.id)
+        .outerjoin(User, User.id == team.c.user_id)
+        .where(Patient.id == patient_id, patient_scope(viewer, Patient.id))
         .order_by(User.name, User.id),
-        # Each plan with the validator of its progress memo (the aggregates of its notes and
-        # reports that :func:`~notes_service.progress.services.memoised_progress` would read
-        # in a statement of its own).
-        "plans": select(PlanOfCare, *notes_validator(viewer.role == "patient"),
+        # Each plan with its owner's name and the validator of its progress memo (the
+        # aggregates of its notes and reports that
+        # :func:`~notes_service.progress.services.memoised_progress` would read in a statement
+        # of its own).
+        "plans": select(PlanOfCare, User.name, *notes_validator(viewer.role == "patient"),
                         latest_report_end())
+        .join(User, User.id == PlanOfCare.practitioner_id)
         .where(PlanOfCare.patient_id == patient_id,
                patient_scope(viewer, PlanOfCare.patient_id))
-        .options(joinedload(PlanOfCare.goals), joinedload(PlanOfCare.practitioner))
+        .options(joinedload(PlanOfCare.goals))
         .order_by((PlanOfCare.status != "active"), PlanOfCare.start_date.desc()),
         "notes": select(VisitNote.id, VisitNote.plan_id, VisitNote.visit_date,
                         VisitNote.status, User.name, addenda)
@@ -288,9 +350,11 @@ def patient_page_statements(viewer: Viewer) -> dict[str, Select]:
                patient_scope(viewer, DiaryEntry.patient_id))
         .order_by(DiaryEntry.entry_date.desc(), DiaryEntry.id.desc())
         .limit(bindparam("shown", type_=Integer)),
-        "reports": select(ProgressReport).where(ProgressReport.patient_id == patient_id,
-                                                patient_scope(viewer, ProgressReport.patient_id))
-        .options(joinedload(ProgressReport.signed_by))
+        "reports": select(*(getattr(ProgressReport, name) for name in REPORT_COLUMNS),
+                          User.name, User.credentials)
+        .join(User, User.id == ProgressReport.signed_by_id)
+        .where(ProgressReport.patient_id == patient_id,
+               patient_scope(viewer, ProgressReport.patient_id))
         .order_by(ProgressReport.signed_at.desc(), ProgressReport.id.desc()),
     }
 
@@ -390,12 +454,14 @@ class CareTeamMember:
 class PatientPage:
     """What the patient page reads."""
 
-    patient: Patient
+    patient: PatientRow
     care_team: tuple[CareTeamMember, ...]
     plans: list[PlanOfCare]
     history: VisitHistory
-    reports: list[ProgressReport]
+    reports: tuple[ReportRow, ...]
     diary: DiaryPanel
+    #: Plan id → the name of the plan's owner.
+    owners: dict[int, str] = field(default_factory=dict)
     #: Plan id → the validator of the plan's progress memo (read with the plans): see
     #: :func:`notes_service.progress.views.memo_keys`.
     progress_validators: dict[int, tuple] = field(default_factory=dict)
@@ -414,18 +480,22 @@ def patient_page(actor: User, patient_id: int, *, today: date) -> PatientPage:
     """
     statements = patient_page_statements(Viewer.of(actor))
     params = {"patient_id": patient_id}
-    patient = db.session.execute(statements["patient"], params).scalar_one_or_none()
-    if patient is None:
+    rows = _rows(statements["patient"], params).all()
+    if not rows:
         raise NotFound("patient", patient_id, patient_id=patient_id)
-    team = tuple(CareTeamMember(*row) for row in _rows(statements["care_team"], params))
+    width = len(PATIENT_COLUMNS)
+    patient = PatientRow(*rows[0][:width])
+    team = tuple(CareTeamMember(*row[width:]) for row in rows if row[width] is not None)
     record(actor, "read", "patient", patient_id=patient.id, object_id=patient.id)
-    plans, validators = [], {}
-    for plan, *validator in db.session.execute(statements["plans"], params).unique():
+    plans, owners, validators = [], {}, {}
+    for plan, owner, *validator in db.session.execute(statements["plans"], params).unique():
         plans.append(plan)
+        owners[plan.id] = owner
         validators[plan.id] = tuple(validator)
     record(actor, "list", "plan", patient_id=patient.id)
     history = visit_history(actor, patient.id, plans)
-    reports = list(db.session.execute(statements["reports"], params).scalars())
+    reports = tuple(ReportRow(*row[:-2], Signer(*row[-2:]))
+                    for row in _rows(statements["reports"], params))
     record(actor, "list", "report", patient_id=patient.id, detail=f"{len(reports)} reports")
     diary = diary_panel(actor, patient.id, today=today)
-    return PatientPage(patient, team, plans, history, reports, diary, validators)
+    return PatientPage(patient, team, plans, history, reports, diary, owners, validators)

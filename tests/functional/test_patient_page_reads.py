@@ -8,7 +8,15 @@ from datetime import date, timedelta
 
 from flask import g
 
-from web_support import chart, make_chart, make_note, pending_dir, user_of, web  # noqa: F401
+from web_support import (  # noqa: F401
+    chart,
+    director_web,
+    make_chart,
+    make_note,
+    pending_dir,
+    user_of,
+    web,
+)
 from notes_service.extensions import db
 
 
@@ -130,3 +138,47 @@ def test_goal_values_are_those_of_a_goal_of_the_notes_own_plan(app, practitioner
         by_day = {note.visit_date: (note.pain_pre, note.pain_post) for note in history.notes}
         assert by_day == {day1: (6, 4), day5: (8, 6), day_b: (6, 4)}
         db.session.rollback()
+
+
+def test_the_report_rows_show_what_the_records_show(app, practitioner, chart):
+    """The page reads its reports as rows of the columns the list shows: the list renders the
+    same from them as from the records (titles, corrections, signer, file name, size)."""
+    from flask import render_template
+
+    from notes_service.reports.services import create_report, list_reports
+
+    for day in (1, 3):
+        make_note(app, practitioner, chart.plan_id, chart.start + timedelta(days=day),
+                  sign=True)
+    with app.app_context():
+        user = user_of(practitioner)
+        first = create_report(user, chart.plan_id, {
+            "kind": "progress", "assessment": "Improving.", "plan": "Continue."}).id
+        create_report(user, chart.plan_id, {
+            "kind": "progress", "assessment": "Improving, corrected.", "plan": "Continue.",
+            "corrects_id": first})
+        db.session.commit()
+    with app.test_request_context(f"/patients/{chart.patient_id}"):
+        page = page_of(app, practitioner, chart.patient_id)
+        records = list_reports(user_of(practitioner), chart.patient_id)
+        context = {"plans_by_id": {plan.id: plan for plan in page.plans},
+                   "report_links": [("/x", "Write progress report", "M54.41")]}
+        from_rows = render_template("reports/_list.html", reports=page.reports, **context)
+        assert from_rows == render_template("reports/_list.html", reports=records, **context)
+        assert f"Corrects no. {first}" in from_rows and "2 reports, newest first" in from_rows
+        assert f'download="progress-report-{first}-' in from_rows
+        db.session.rollback()
+
+
+def test_a_patient_without_a_care_team(app, director, director_web, practitioner, chart,
+                                       client):
+    """The patient's row comes with their care team's: an empty team still finds the patient."""
+    from conftest import Api
+
+    response = Api(client, director).delete(
+        f"/api/v1/patients/{chart.patient_id}/care-team/{practitioner.id}")
+    assert response.status_code in (200, 204), response.get_json()
+    html = director_web.get(f"/patients/{chart.patient_id}").get_data(as_text=True)
+    team = html[html.index('id="team-title"'):]
+    assert "Nobody yet" in team[:team.index("</section>")]
+    assert "Ana Silva" in html and "MRN-Ana-Silva" in html
