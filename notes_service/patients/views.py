@@ -18,7 +18,12 @@ from notes_service.patients.services import (
 )
 from notes_service.progress.views import progress_context
 from notes_service.web.forms import FormState, map_errors
-from notes_service.web.fragments import Fragment, columns_key, render_fragment
+from notes_service.web.fragments import (
+    Fragment,
+    columns_key,
+    render_fragment,
+    render_in_layout,
+)
 from notes_service.web.pages import actor, render_page, require_staff
 from notes_service.web.queries import (
     NoteRow,
@@ -114,7 +119,13 @@ def detail(patient_id: int):
 
     key = content_key(page, progress, today=today, role=user.role, can_write=can_write)
     content = render_fragment("patients/_detail.html", key, context)
-    return render_page("patients/detail.html", patient=patient, content=content)
+    # The layout is cached per viewer (its title is the patient's name); rendered first, then
+    # the request's work (the audit rows of what the page shows) is committed, as render_page
+    # does.
+    html = render_in_layout("patients/detail.html", content, patient.full_name,
+                            patient=patient)
+    db.session.commit()
+    return html
 
 
 def content_key(page: PatientPage, progress: dict, *, today, role: str, can_write: bool):

@@ -10,6 +10,12 @@ and a stale fragment cannot be served. Old keys leave a least-recently-used cach
 entries and in bytes of HTML (``FRAGMENT_CACHE_ENTRIES``, ``FRAGMENT_CACHE_BYTES``).
 
 The cache belongs to the application (``app.extensions``): one per worker process.
+
+A page's *layout* (``base.html`` around a page's content: the head, the navigation, the user's
+menu, the footer) is the other way round: it is the viewer's, and the same for all the pages of
+one kind they open. :func:`render_in_layout` keeps it, per viewer and page, in a cache of its own
+(:func:`layout_cache`, so that no fragment ever holds a viewer), and fills in what is the
+request's alone: its CSRF token and the page's content.
 """
 
 from __future__ import annotations
@@ -19,11 +25,18 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
-from flask import Flask, current_app, request
-from markupsafe import Markup
+from flask import Flask, current_app, get_flashed_messages, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 from sqlalchemy import inspect
 
 EXTENSION = "notes_service.fragments"
+LAYOUT_EXTENSION = "notes_service.layouts"
+#: Where a cached layout takes the page's content and the request's CSRF token: tags, which no
+#: text printed by a template can forge (it is escaped).
+CONTENT_MARK = Markup("<layout-content/>")
+TOKEN_MARK = Markup("<layout-csrf-token/>")
 #: Columns never copied into a key (a key lives as long as its fragment).
 SECRET_COLUMNS = frozenset({"password_hash"})
 
@@ -113,6 +126,63 @@ def render_fragment(template: str, key: Hashable, context: Callable[[], dict]) -
         html = current_app.jinja_env.get_template(template).render(context())
         cache.put(full_key, html)
     return Markup(html)
+
+
+def layout_cache(app: Flask | None = None) -> FragmentCache:
+    """The application's cache of page layouts (made on first use, sized by the configuration:
+    ``LAYOUT_CACHE_ENTRIES``, ``LAYOUT_CACHE_BYTES``)."""
+    app = app or current_app
+    cache = app.extensions.get(LAYOUT_EXTENSION)
+    if cache is None:
+        cache = app.extensions.setdefault(LAYOUT_EXTENSION, FragmentCache(
+            app.config.get("LAYOUT_CACHE_ENTRIES", 1024),
+            app.config.get("LAYOUT_CACHE_BYTES", 8_000_000)))
+    return cache
+
+
+def layout_key() -> tuple:
+    """What ``base.html`` shows besides the page's own blocks, the CSRF token and the flashed
+    messages: the clinic's name, the navigation and the current endpoint
+    (:func:`~notes_service.web.pages.layout_context`), the signed-in user's name, e-mail and
+    role, and the URL root (its links). A test holds this list to what ``base.html`` reads."""
+    from notes_service.web.pages import layout_context
+
+    layout = layout_context()
+    user = current_user._get_current_object()
+    viewer = (user.id, user.name, user.display_name, user.email, user.role) \
+        if user.is_authenticated else None
+    return (request.script_root, layout["clinic_name"], tuple(layout["nav_items"]),
+            layout["current_endpoint"], viewer)
+
+
+def render_in_layout(template: str, content: Markup, key: Hashable, **context) -> str:
+    """The page ``template`` (which extends ``base.html`` and prints ``content`` once) around
+    ``content``, its layout cached.
+
+    ``key`` must determine what ``template`` itself shows outside ``content`` (the title), from
+    ``context``. The layout is rendered once per key and viewer (:func:`layout_key`), with
+    marks in place of the content and of the CSRF token; a request then costs its own token
+    and the joining of three strings. A request with flashed messages (shown once) renders
+    the whole page as usual.
+    """
+    if get_flashed_messages():
+        return render_template(template, content=content, **context)
+    cache = layout_cache()
+    full_key = (template, key, layout_key())
+    try:
+        html = cache.get(full_key)
+    except TypeError:  # an unhashable key: rendered as usual
+        return render_template(template, content=content, **context)
+    if html is None:
+        html = render_template(template, content=CONTENT_MARK, csrf_token=lambda: TOKEN_MARK,
+                               **context)
+        if html.count(CONTENT_MARK) != 1:
+            return render_template(template, content=content, **context)
+        cache.put(full_key, html)
+    if TOKEN_MARK in html:
+        html = html.replace(TOKEN_MARK, escape(generate_csrf()))
+    before, after = html.split(CONTENT_MARK)
+    return "".join((before, content, after))  # not `+`: Markup would escape the layout
 
 
 class Fragment:
