@@ -472,11 +472,12 @@ def patient_page(actor: User, patient_id: int, *, today: date) -> PatientPage:
 
     Scoped and audited as :func:`~notes_service.patients.services.read_patient`,
     :func:`~notes_service.plans.services.list_plans`, :func:`visit_history`,
-    :func:`~notes_service.reports.services.list_reports` and :func:`diary_panel` are, in seven
+    :func:`~notes_service.reports.services.list_reports` and :func:`diary_panel` are, in six
     statements built once per viewer (each carries the access scope; a patient out of scope
-    is a 404). The plans come with the validators of their progress memo, so that memoised
-    progress costs no statement of its own. ``today`` is the clinic's day the page shows (the
-    diary's last 7 days).
+    is a 404), reading the rows the page shows rather than whole records where it can (the
+    patient with their care team, the reports). The plans come with the validators of their
+    progress memo, so that memoised progress costs no statement of its own. ``today`` is the
+    clinic's day the page shows (the diary's last 7 days).
     """
     statements = patient_page_statements(Viewer.of(actor))
     params = {"patient_id": patient_id}
