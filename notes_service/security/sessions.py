@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
-from flask import current_app, has_request_context, request
-from sqlalchemy import select, update
+from flask import current_app, g, has_request_context, request
+from sqlalchemy import bindparam, select, update
 
 from notes_service.db_types import utcnow
 from notes_service.extensions import db
@@ -50,6 +51,16 @@ def _limits() -> tuple[timedelta, timedelta]:
             timedelta(hours=config["SESSION_MAX_HOURS"]))
 
 
+@cache
+def _statement():
+    """A session record with its user, in one statement built once (the user loader then
+    finds the user in the session's identity map)."""
+    from notes_service.auth.models import User
+
+    return (select(UserSession, User).outerjoin(User, User.id == UserSession.user_id)
+            .where(UserSession.id_hash == bindparam("id_hash")))
+
+
 def check_session(sid, user_id, cookie_last_seen: datetime | None = None
                   ) -> tuple[str, UserSession | None]:
     """The state of the session ``sid`` claimed for ``user_id``, and its record.
@@ -59,8 +70,12 @@ def check_session(sid, user_id, cookie_last_seen: datetime | None = None
     """
     if not isinstance(sid, str) or not sid or not str(user_id).isdigit():
         return UNKNOWN, None
-    found = db.session.execute(
-        select(UserSession).where(UserSession.id_hash == digest(sid))).scalar_one_or_none()
+    row = db.session.execute(_statement(), {"id_hash": digest(sid)}).one_or_none()
+    found = row[0] if row is not None else None
+    if row is not None and row[1] is not None and has_request_context():
+        # The identity map holds objects weakly: kept here, the user loader finds this user
+        # there instead of reading it again.
+        g.session_user = row[1]
     if found is None or found.revoked_at is not None or found.user_id != int(user_id):
         return UNKNOWN, found
     idle, lifetime = _limits()
