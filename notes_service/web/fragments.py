@@ -98,15 +98,22 @@ class FragmentCache:
         return self._bytes
 
 
-def fragment_cache(app: Flask | None = None) -> FragmentCache:
-    """The application's fragment cache (made on first use, sized by the configuration)."""
+def _app_cache(app: Flask | None, extension: str, setting: str, entries: int,
+               size: int) -> FragmentCache:
+    """The application's cache ``extension``, made on first use and sized by the settings
+    ``<setting>_ENTRIES`` and ``<setting>_BYTES`` (defaults ``entries`` and ``size``)."""
     app = app or current_app
-    cache = app.extensions.get(EXTENSION)
+    cache = app.extensions.get(extension)
     if cache is None:
-        cache = app.extensions.setdefault(EXTENSION, FragmentCache(
-            app.config.get("FRAGMENT_CACHE_ENTRIES", 512),
-            app.config.get("FRAGMENT_CACHE_BYTES", 16_000_000)))
+        cache = app.extensions.setdefault(extension, FragmentCache(
+            app.config.get(f"{setting}_ENTRIES", entries),
+            app.config.get(f"{setting}_BYTES", size)))
     return cache
+
+
+def fragment_cache(app: Flask | None = None) -> FragmentCache:
+    """The application's fragment cache (``FRAGMENT_CACHE_ENTRIES``, ``FRAGMENT_CACHE_BYTES``)."""
+    return _app_cache(app, EXTENSION, "FRAGMENT_CACHE", 512, 16_000_000)
 
 
 def render_fragment(template: str, key: Hashable, context: Callable[[], dict]) -> Markup:
@@ -129,15 +136,9 @@ def render_fragment(template: str, key: Hashable, context: Callable[[], dict]) -
 
 
 def layout_cache(app: Flask | None = None) -> FragmentCache:
-    """The application's cache of page layouts (made on first use, sized by the configuration:
-    ``LAYOUT_CACHE_ENTRIES``, ``LAYOUT_CACHE_BYTES``)."""
-    app = app or current_app
-    cache = app.extensions.get(LAYOUT_EXTENSION)
-    if cache is None:
-        cache = app.extensions.setdefault(LAYOUT_EXTENSION, FragmentCache(
-            app.config.get("LAYOUT_CACHE_ENTRIES", 1024),
-            app.config.get("LAYOUT_CACHE_BYTES", 8_000_000)))
-    return cache
+    """The application's cache of page layouts (``LAYOUT_CACHE_ENTRIES``,
+    ``LAYOUT_CACHE_BYTES``)."""
+    return _app_cache(app, LAYOUT_EXTENSION, "LAYOUT_CACHE", 1024, 8_000_000)
 
 
 def layout_key() -> tuple:
