@@ -158,11 +158,10 @@ def measure_chart(
     ``band`` is (worst-pain points, least-pain points) of the last 24 h, drawn as a shaded
     band behind pain.
     """
-    _check(fmt, width, height, dpi)
-    with matplotlib.rc_context(_RC):
-        fig = _measure_figure(progress, plan_start, plan_end, fmt, width, height, dpi,
-                              patient_friendly, band)
-        return _finish(_savefig(fig, fmt), fmt, width, height, [progress], patient_friendly)
+    fig = measure_figure(progress, plan_start=plan_start, plan_end=plan_end, fmt=fmt,
+                         width=width, height=height, dpi=dpi,
+                         patient_friendly=patient_friendly, band=band)
+    return _finish(save_figure(fig, fmt), fmt, width, height, [progress], patient_friendly)
 
 
 def measure_figure(
