@@ -15,6 +15,7 @@ from notes_service.errors import Forbidden, NotFound
 from notes_service.extensions import db
 from notes_service.patients.models import Patient, care_team
 from notes_service.plans.models import PlanOfCare, tracked_keys
+from notes_service.prepared import Prepared
 from notes_service.reports.models import ProgressReport
 from notes_service.security.models import grant_condition, granted_patients
 from notes_service.visits.models import Addendum, VisitNote
@@ -108,8 +109,13 @@ def latest_report_end():
 
 
 @cache
-def _plan_version_statement(kind: str, signed_only: bool, reports: bool = False):
-    """The statement of :func:`plan_version` for one scope, built (and compiled) once."""
+def _plan_version_statement(kind: str, signed_only: bool, reports: bool = False) -> Prepared:
+    """The statement of :func:`plan_version` for one scope, built and compiled once, run on the
+    driver's cursor (:mod:`notes_service.prepared`)."""
+    return Prepared(lambda: _plan_version_select(kind, signed_only, reports))
+
+
+def _plan_version_select(kind: str, signed_only: bool, reports: bool):
     note_ids = select(VisitNote.id).where(VisitNote.plan_id == PlanOfCare.id).correlate(
         PlanOfCare)
     if signed_only:
@@ -128,22 +134,32 @@ def _plan_version_statement(kind: str, signed_only: bool, reports: bool = False)
                             PlanOfCare.patient_id))
 
 
+def plan_version_on(connection, user, plan_id: int, *,
+                    reports: bool = False) -> PlanVersion | None:
+    """:func:`plan_version` on ``connection``, in its transaction: None when ``user`` may not
+    see the plan or it does not exist. ``user`` needs only ``id``, ``role`` and
+    ``patient_id`` (a :class:`notes_service.api.Identity` will do)."""
+    kind = scope_kind(user)
+    row = _plan_version_statement(kind, kind == "patient", reports).first(
+        connection, {"plan_id": plan_id, **scope_params(user)})
+    if row is None:
+        return None
+    return PlanVersion(*row[:5], tuple(row[5:8]), tuple(row[8:10]), *row[10:])
+
+
 def plan_version(user, plan_id: int, *, reports: bool = False) -> PlanVersion:
     """A plan ``user`` may see with a validator of the notes they may see, in one prepared
     statement (no ORM objects): what a 304 or a cached answer needs. :class:`NotFound` (audited
     as denied) otherwise, as :func:`get_plan`."""
-    kind = scope_kind(user)
     session = db.session()
     session.flush()  # as an ORM execute would (a no-op unless something is pending)
-    # A Core statement on the session's connection, in its transaction: half the cost of
-    # the ORM's execution for a row of plain columns.
-    row = session.connection().execute(
-        _plan_version_statement(kind, kind == "patient", reports),
-        {"plan_id": plan_id, **scope_params(user)}).one_or_none()
-    if row is None:
+    # On the session's connection, in its transaction: a fifth of the cost of the ORM's
+    # execution for a row of plain columns.
+    found = plan_version_on(session.connection(), user, plan_id, reports=reports)
+    if found is None:
         get_plan(user, plan_id)  # raises NotFound with the owner, as every denied read does
         raise NotFound("plan", plan_id)
-    return PlanVersion(*row[:5], tuple(row[5:8]), tuple(row[8:10]), *row[10:])
+    return found
 
 
 def on_care_team(user, patient_id: int) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import current_app, has_app_context, has_request_context, request
 from flask_login import LoginManager
@@ -34,6 +36,33 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+class OwnConnections:
+    """Connections outside the ORM session, for answers that need no ORM object (a chart's 304,
+    ``api_route(shortcut=...)``): creating, committing and closing a Session costs more than
+    such an answer's statements do.
+
+    :meth:`begin` yields a connection in a transaction, committed when the block ends (rolled
+    back on an exception) and then returned to the pool. ``factory``, when set, replaces the
+    engine's connections: the tests point it at their own rolled-back connection, so that
+    these answers see, and write into, the test's transaction as the session does.
+    """
+
+    def __init__(self):
+        self.factory = None
+
+    @contextmanager
+    def begin(self) -> Iterator:
+        if self.factory is not None:
+            with self.factory() as connection:
+                yield connection
+            return
+        with db.engine.begin() as connection:
+            yield connection
+
+
+own_connections = OwnConnections()
 
 
 #: Longest time, in seconds, a read's audit row may wait for an fsync (see :func:`_begin`).

@@ -18,7 +18,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key")
 
 from notes_service import create_app  # noqa: E402
 from notes_service.config import database_url as normalise_url  # noqa: E402
-from notes_service.extensions import db  # noqa: E402
+from notes_service.extensions import db, own_connections  # noqa: E402
 from notes_service.memo import clear_all  # noqa: E402
 from flask_sqlalchemy.session import _app_ctx_id  # noqa: E402
 
@@ -92,9 +92,17 @@ def _isolated_database(request):
     db.session = sa.orm.scoped_session(
         sa.orm.sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
         scopefunc=_app_ctx_id)
+
+    @contextmanager
+    def own_connection():  # a savepoint of the test's transaction, as the session's commits are
+        with connection.begin_nested():
+            yield connection
+
+    own_connections.factory = own_connection
     try:
         yield
     finally:
+        own_connections.factory = None
         with application.app_context():
             db.session.remove()
         db.session = original

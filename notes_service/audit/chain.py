@@ -35,6 +35,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.functions import FunctionElement
 
+from notes_service.prepared import Prepared
+
 GENESIS = "0" * 64
 #: Key of ``pg_advisory_xact_lock`` taken by every writing transaction on PostgreSQL.
 CHAIN_LOCK_KEY = 0x4E4F544553  # "NOTES"
@@ -98,13 +100,17 @@ def take_write_lock(session: Session, *, audit: bool = False) -> None:
     or, on PostgreSQL, the chain's advisory lock. ``audit``: the write is audit rows only."""
     if session.info.get(_LOCKED):
         return
-    from notes_service.extensions import take_write_lock as lock_connection
+    lock_connection(session.connection(), audit=audit)
+    session.info[_LOCKED] = True
 
-    connection = session.connection()
-    lock_connection(connection, audit=audit)
+
+def lock_connection(connection, *, audit: bool = False) -> None:
+    """:func:`take_write_lock` on a connection of its own (outside any ORM session)."""
+    from notes_service.extensions import take_write_lock as lock_database
+
+    lock_database(connection, audit=audit)
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    session.info[_LOCKED] = True
 
 
 @cache
@@ -147,9 +153,25 @@ def append_rows(session: Session, rows: list[dict]) -> None:
         return
     session.flush()  # earlier events of this transaction come first in the chain
     take_write_lock(session, audit=True)
+    _insert_chained(session.connection(), rows)
+
+
+def append_rows_on(connection, rows: list[dict]) -> None:
+    """:func:`append_rows` on a connection of its own, whose transaction writes nothing else
+    (the caller commits it)."""
+    lock_connection(connection, audit=True)
+    _insert_chained(connection, rows)
+
+
+def _insert_chained(connection, rows: list[dict]) -> None:
     for row in rows:
         row["chain_content"] = content_of(row)
-    session.connection().execute(_statements()[1], rows)
+    _INSERT.insert(connection, rows)
+
+
+#: The chaining insert, run on the driver's cursor (:mod:`notes_service.prepared`): every
+#: request that reads patient data writes one.
+_INSERT = Prepared(lambda: _statements()[1])
 
 
 def add_pending(session: Session, rows: list[dict]) -> None:

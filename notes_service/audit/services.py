@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import has_request_context, request
 
-from notes_service.audit.chain import add_pending
+from notes_service.audit.chain import add_pending, append_rows_on
 from notes_service.db_types import utcnow
 from notes_service.extensions import db
 
@@ -38,6 +38,15 @@ def record(actor, action: str, kind: str, *, patient_id: int | None = None,
     """
     add_pending(db.session(), [_row(actor, action, kind, patient_id, object_id, outcome,
                                     detail)])
+
+
+def record_on(connection, actor, action: str, kind: str, *, patient_id: int | None = None,
+              object_id: int | None = None, detail: str | None = None) -> None:
+    """:func:`record` for an answer made on a connection of its own, outside the ORM session
+    (``api_route(shortcut=...)``): the row is written at once, and committed with the
+    connection's transaction."""
+    append_rows_on(connection, [_row(actor, action, kind, patient_id, object_id, "ok",
+                                     detail)])
 
 
 def record_many(actor, action: str, kind: str, patient_ids: list[int]) -> None:

@@ -14,6 +14,8 @@ from notes_service.memo import Memo
 from notes_service.plans.schemas import PlanSchema
 from notes_service.progress import services
 from notes_service.progress.chart_responses import (
+    known_measure_chart,
+    known_overview_chart,
     measure_chart_response,
     overview_chart_response,
 )
@@ -51,7 +53,8 @@ def get_progress(plan_id):
 
 @api_route("/plans/<int:plan_id>/charts/<measure>.<any(png, svg):fmt>",
            summary="Chart of one measure (PNG or SVG); ETag / If-None-Match", tag="progress",
-           query=ChartQuerySchema, media_type=CHART_MEDIA, errors=(304, 401, 404, 422))
+           query=ChartQuerySchema, media_type=CHART_MEDIA, errors=(304, 401, 404, 422),
+           shortcut=known_measure_chart)
 def measure_chart(plan_id, measure, fmt, query):
     return measure_chart_response(g.actor, plan_id, measure, fmt, side=query.get("side"),
                                   width=query["width"], height=query["height"],
@@ -60,7 +63,8 @@ def measure_chart(plan_id, measure, fmt, query):
 
 @api_route("/plans/<int:plan_id>/charts/overview.<any(png, svg):fmt>",
            summary="Overview chart of every tracked measure (PNG or SVG)", tag="progress",
-           query=OverviewQuerySchema, media_type=CHART_MEDIA, errors=(304, 401, 404, 422))
+           query=OverviewQuerySchema, media_type=CHART_MEDIA, errors=(304, 401, 404, 422),
+           shortcut=known_overview_chart)
 def overview_chart(plan_id, fmt, query):
     return overview_chart_response(g.actor, plan_id, fmt, width=query["width"],
                                    if_none_match=request.if_none_match)

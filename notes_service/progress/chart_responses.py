@@ -3,20 +3,26 @@
 One code path for both: scope the plan to the actor, pick the side, derive the ETag from the
 data, audit the read, answer 304 to a matching ``If-None-Match`` without rendering, and
 otherwise serve the chart from a small in-process cache or render it.
+
+The API answers a 304 or a cached chart first from the validator alone (:func:`_known`, its
+``shortcut``): a plain connection, no ORM session or user object, three statements. Anything
+else goes the one code path above.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Container
 
-from flask import Response
+from flask import Response, request
 from marshmallow import ValidationError
 
-from notes_service.access import PlanVersion, plan_version
-from notes_service.audit.services import record
+from notes_service.access import PlanVersion, plan_version, plan_version_on
+from notes_service.api import Identity, bearer_identity
+from notes_service.audit.services import record, record_on
 from notes_service.auth.models import User
 from notes_service.catalog import MEASURES
 from notes_service.errors import NotFound
+from notes_service.extensions import own_connections
 from notes_service.memo import Memo
 from notes_service.plans.models import PlanOfCare
 from notes_service.progress import charts, services
@@ -54,17 +60,42 @@ def pain_band(by_key: dict) -> tuple | None:
     return worst.points, least.points
 
 
+def _headers(etag: str) -> dict:
+    return {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache"}
+
+
+def _known_answer(etag: str, fmt: str, if_none_match: Container[str]) -> Response | None:
+    """304 for a matching ETag, the cached chart, or None (it must be rendered)."""
+    if etag in if_none_match:
+        return Response(status=304, headers=_headers(etag))
+    body = CHART_CACHE.get(etag)
+    if body is None:
+        return None
+    return Response(body, mimetype=MEDIA[fmt], headers=_headers(etag))
+
+
 def _answer(etag: str, fmt: str, if_none_match: Container[str],
             render: Callable[[], bytes]) -> Response:
     """304 for a matching ETag, else the cached or freshly rendered chart."""
-    headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache"}
-    if etag in if_none_match:
-        return Response(status=304, headers=headers)
-    body = CHART_CACHE.get(etag)
-    if body is None:
-        body = render()
-        CHART_CACHE.put(etag, body)
-    return Response(body, mimetype=MEDIA[fmt], headers=headers)
+    known = _known_answer(etag, fmt, if_none_match)
+    if known is not None:
+        return known
+    body = render()
+    CHART_CACHE.put(etag, body)
+    return Response(body, mimetype=MEDIA[fmt], headers=_headers(etag))
+
+
+def _measure_validator(actor, plan: PlanVersion, measure: str, side: str | None, fmt: str,
+                       width: int, height: int) -> tuple[str | None, str, str]:
+    """The side drawn, the chart's ETag and the audit row's detail."""
+    side = pick_side(plan, measure, side)
+    etag = services.chart_etag(plan, measure, side, fmt, width, height,
+                               actor.role == "patient")
+    return side, etag, f"{measure} {side or ''}".strip()
+
+
+def _overview_validator(actor, plan: PlanVersion, fmt: str, width: int) -> str:
+    return services.chart_etag(plan, "overview", fmt, width, actor.role == "patient")
 
 
 def measure_chart_response(actor: User, plan_id: int, measure: str, fmt: str, *,
@@ -74,11 +105,10 @@ def measure_chart_response(actor: User, plan_id: int, measure: str, fmt: str, *,
     plan = plan_version(actor, plan_id)
     if measure not in MEASURES:
         raise NotFound("chart", plan_id, patient_id=plan.patient_id)
-    side = pick_side(plan, measure, side)
+    side, etag, detail = _measure_validator(actor, plan, measure, side, fmt, width, height)
     friendly = actor.role == "patient"
-    etag = services.chart_etag(plan, measure, side, fmt, width, height, friendly)
     record(actor, "read", "chart", patient_id=plan.patient_id, object_id=plan.id,
-           detail=f"{measure} {side or ''}".strip())
+           detail=detail)
 
     def render() -> bytes:
         loaded, progress = services.plan_progress_for(actor, plan.id)
@@ -96,8 +126,7 @@ def overview_chart_response(actor: User, plan_id: int, fmt: str, *, width: int,
                             if_none_match: Container[str] = ()) -> Response:
     """The overview chart (one panel per measure) of a plan the actor may see."""
     plan = plan_version(actor, plan_id)
-    friendly = actor.role == "patient"
-    etag = services.chart_etag(plan, "overview", fmt, width, friendly)
+    etag = _overview_validator(actor, plan, fmt, width)
     record(actor, "read", "chart", patient_id=plan.patient_id, object_id=plan.id,
            detail="overview")
 
@@ -105,6 +134,51 @@ def overview_chart_response(actor: User, plan_id: int, fmt: str, *, width: int,
         loaded, progress = services.plan_progress_for(actor, plan.id)
         return charts.overview_chart(progress.measures, plan_start=loaded.start_date,
                                      plan_end=loaded.end_date, fmt=fmt, width=width,
-                                     patient_friendly=friendly)
+                                     patient_friendly=actor.role == "patient")
 
     return _answer(etag, fmt, if_none_match, render)
+
+
+# --------------------------------------------------------------------------- known answers
+
+def _known(plan_id: int, validator: Callable[[Identity, PlanVersion], tuple[str, str]],
+           fmt: str) -> Response | None:
+    """A 304 or a cached chart for the request's bearer token, from the plan's validator
+    alone, on a connection of its own (no ORM session; :class:`~notes_service.extensions.
+    OwnConnections`): three statements (token, validator, audit row) and the commit. None,
+    with nothing written, when the answer needs more (see ``api_route(shortcut=...)``)."""
+    with own_connections.begin() as connection:
+        actor = bearer_identity(connection)
+        if actor is None:
+            return None
+        plan = plan_version_on(connection, actor, plan_id)
+        if plan is None:
+            return None
+        try:
+            etag, detail = validator(actor, plan)
+        except ValidationError:
+            return None
+        answer = _known_answer(etag, fmt, request.if_none_match)
+        if answer is not None:
+            record_on(connection, actor, "read", "chart", patient_id=plan.patient_id,
+                      object_id=plan.id, detail=detail)
+        return answer  # the block commits the audit row (or the reads alone)
+
+
+def known_measure_chart(plan_id: int, measure: str, fmt: str, query: dict) -> Response | None:
+    """The measure chart's answer when a validator is enough (API shortcut), else None."""
+    if measure not in MEASURES:
+        return None
+
+    def validator(actor, plan):
+        _side, etag, detail = _measure_validator(actor, plan, measure, query.get("side"), fmt,
+                                                 query["width"], query["height"])
+        return etag, detail
+
+    return _known(plan_id, validator, fmt)
+
+
+def known_overview_chart(plan_id: int, fmt: str, query: dict) -> Response | None:
+    """The overview chart's answer when a validator is enough (API shortcut), else None."""
+    return _known(plan_id, lambda actor, plan: (
+        _overview_validator(actor, plan, fmt, query["width"]), "overview"), fmt)
