@@ -20,9 +20,9 @@ from notes_service.progress.views import progress_context
 from notes_service.web.forms import FormState, map_errors
 from notes_service.web.fragments import (
     Fragment,
-    columns_key,
     render_fragment,
     render_in_layout,
+    row_key,
 )
 from notes_service.web.pages import actor, render_page, require_staff
 from notes_service.web.queries import (
@@ -131,15 +131,14 @@ def detail(patient_id: int):
 def content_key(page: PatientPage, progress: dict, *, today, role: str, can_write: bool):
     """Everything the patient page's content is made of, as a key of its cached HTML.
 
-    The plans by all their loaded columns (with their goals and their owner's name), the
+    The plans by all their columns and their goals' (and their owner's name), the
     patient and the rows of the care team, visit history, reports and diary as shown, the
     goals' baseline and latest values, the engine's measures and flags of each plan, the
     clinic's day and time zone, and the viewer's role and write right.
     """
     return (
         page.patient, page.care_team,
-        tuple((columns_key(plan), page.owners.get(plan.id),
-               tuple(columns_key(goal) for goal in plan.goals)) for plan in page.plans),
+        tuple((row_key(plan), page.owners.get(plan.id)) for plan in page.plans),
         tuple(page.history.notes), tuple(page.history.baseline.items()),
         tuple(page.history.latest.items()), page.reports, page.diary,
         tuple((plan_id, tuple(measures.values()))

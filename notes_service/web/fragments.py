@@ -24,6 +24,8 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import fields
+from functools import cache
 
 from flask import Flask, current_app, get_flashed_messages, render_template, request
 from flask_login import current_user
@@ -224,3 +226,19 @@ def columns_key(obj) -> tuple:
     return (state.mapper.class_.__name__, *(
         _frozen(loaded[attr.key]) if attr.key in loaded else "(not loaded)"
         for attr in state.mapper.column_attrs if attr.key not in SECRET_COLUMNS))
+
+
+def row_key(row) -> tuple:
+    """The fields of a row a page read (a dataclass instance), hashable: how a row enters a key.
+
+    Like :func:`columns_key` for a record: every field counts, and JSON values (lists and
+    dicts) are frozen; a tuple field holds rows, hashable themselves (a plan's goals).
+    """
+    return (type(row).__name__, *(
+        _frozen(value) if isinstance(value, list | dict) else value
+        for value in map(row.__getattribute__, _field_names(type(row)))))
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(item.name for item in fields(kind))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import Date, Integer, Select, and_, bindparam, case, func, or_, select
+from sqlalchemy import Date, Integer, String, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from notes_service.access import (
@@ -24,8 +24,9 @@ from notes_service.clock import clinic_today
 from notes_service.errors import NotFound
 from notes_service.extensions import db
 from notes_service.patients.models import Patient, care_team
-from notes_service.plans.models import PlanOfCare
+from notes_service.plans.models import Goal, PlanOfCare
 from notes_service.portal.models import DiaryEntry
+from notes_service.prepared import Prepared
 from notes_service.reports.models import ProgressReport
 from notes_service.visits.models import Addendum, Measurement, VisitNote
 
@@ -237,6 +238,70 @@ class PatientRow:
     age_on = Patient.age_on
 
 
+#: The columns of a plan of care the patient page reads: every one (a plan's row is part of the
+#: key of the page's cached HTML, as a record's loaded columns would be).
+PLAN_COLUMNS = ("id", "patient_id", "practitioner_id", "diagnosis_code", "diagnosis_text",
+                "body_region", "side", "start_date", "weeks", "visits_per_week",
+                "planned_interventions", "tracked_measures", "status", "discharge_date",
+                "discharge_reason", "discharge_note", "maintenance_since", "created_at",
+                "updated_at", "version")
+#: The columns of a goal (every one, as for a plan).
+GOAL_COLUMNS = ("id", "plan_id", "measure", "side", "target", "target_date", "term",
+                "description")
+
+
+@dataclass(frozen=True, slots=True)
+class GoalRow:
+    """A goal of a plan as the patient page shows it (the record's own wording of its
+    catalog entry)."""
+
+    id: int
+    plan_id: int
+    measure: str
+    side: str | None
+    target: float
+    target_date: date | None
+    term: str
+    description: str | None
+
+    catalog = Goal.catalog
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    """A plan of care with its goals, as the patient page and its progress read it: the
+    record's columns and its own properties (end date, planned visits, tracked measures, the
+    week of a day), without the ORM's loading of an object per plan and goal."""
+
+    id: int
+    patient_id: int
+    practitioner_id: int
+    diagnosis_code: str
+    diagnosis_text: str
+    body_region: str | None
+    side: str | None
+    start_date: date
+    weeks: int
+    visits_per_week: int
+    planned_interventions: list
+    tracked_measures: list
+    status: str
+    discharge_date: date | None
+    discharge_reason: str | None
+    discharge_note: str | None
+    maintenance_since: date | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    #: Ordered by id, as the record's relationship is.
+    goals: tuple[GoalRow, ...] = ()
+
+    end_date = PlanOfCare.end_date
+    planned_visits = PlanOfCare.planned_visits
+    tracked_keys = PlanOfCare.tracked_keys
+    week_of = PlanOfCare.week_of
+
+
 @dataclass(frozen=True, slots=True)
 class Signer:
     """The clinician who signed a report, as the report list shows them."""
@@ -290,21 +355,21 @@ class Viewer:
 
 
 @lru_cache(maxsize=128)
-def patient_page_statements(viewer: Viewer) -> dict[str, Select]:
-    """The patient page's statements for ``viewer``, built once per process and viewer.
+def patient_page_statements(viewer: Viewer) -> dict[str, Prepared]:
+    """The patient page's statements for ``viewer``, built and compiled once per process and
+    viewer, and run as :class:`~notes_service.prepared.Prepared` statements (SQLAlchemy's
+    execution of a statement costs more than SQLite's).
 
     Building a scoped statement costs more than running it; the patient is a bound parameter
     (``patient_id``), so one set serves every patient a viewer opens. The goals are joined to
-    their plans (a few rows each) rather than loaded by a second statement.
+    their plans (a few rows each) rather than loaded by a second statement. The visit history's
+    statement depends on the goals too: :func:`history_statement`.
     """
     patient_id = bindparam("patient_id", type_=Integer)
     team = care_team.alias("team")  # the scope's own probe of care_team must not correlate
-    notes = (VisitNote.patient_id == patient_id, visible_notes(viewer))
-    addenda = (select(func.count(Addendum.id)).where(Addendum.visit_id == VisitNote.id)
-               .correlate(VisitNote).scalar_subquery())
     #: The pain of a diary entry of the last 7 days (else null).
     week = case((DiaryEntry.entry_date > bindparam("week_start", type_=Date), DiaryEntry.pain))
-    return {
+    statements = {
         # The patient's columns on each row of their care team (one row, members null, when
         # the team is empty): joined on the patient's id, so SQLite reads the team by its key.
         "patient": select(*(getattr(Patient, name) for name in PATIENT_COLUMNS),
@@ -313,34 +378,18 @@ def patient_page_statements(viewer: Viewer) -> dict[str, Select]:
         .outerjoin(User, User.id == team.c.user_id)
         .where(Patient.id == patient_id, patient_scope(viewer, Patient.id))
         .order_by(User.name, User.id),
-        # Each plan with its owner's name and the validator of its progress memo (the
-        # aggregates of its notes and reports that
+        # Each plan (a row a goal, or one without goals) with its owner's name and the
+        # validator of its progress memo (the aggregates of its notes and reports that
         # :func:`~notes_service.progress.services.memoised_progress` would read in a statement
         # of its own).
-        "plans": select(PlanOfCare, User.name, *notes_validator(viewer.role == "patient"),
-                        latest_report_end())
+        "plans": select(*(getattr(PlanOfCare, name) for name in PLAN_COLUMNS), User.name,
+                        *notes_validator(viewer.role == "patient"), latest_report_end(),
+                        *(getattr(Goal, name) for name in GOAL_COLUMNS))
         .join(User, User.id == PlanOfCare.practitioner_id)
+        .outerjoin(Goal, Goal.plan_id == PlanOfCare.id)
         .where(PlanOfCare.patient_id == patient_id,
                patient_scope(viewer, PlanOfCare.patient_id))
-        .options(joinedload(PlanOfCare.goals))
-        .order_by((PlanOfCare.status != "active"), PlanOfCare.start_date.desc()),
-        "notes": select(VisitNote.id, VisitNote.plan_id, VisitNote.visit_date,
-                        VisitNote.status, User.name, addenda)
-        .join(User, User.id == VisitNote.author_id).where(*notes)
-        .order_by(VisitNote.visit_date.desc(), VisitNote.id.desc()),
-        # Pain before and after treatment (the history), and the pre-treatment values of the
-        # measures with a goal (``goal_measures``, from the plans read before; which plan and
-        # side have the goal is sorted out by :func:`visit_history`, as a probe of the goals
-        # per value would cost more than the rest of the statement).
-        "values": select(Measurement.visit_id, Measurement.measure, Measurement.side,
-                         Measurement.phase, Measurement.value)
-        .join(VisitNote, VisitNote.id == Measurement.visit_id)
-        .where(*notes, or_(
-            and_(Measurement.measure == "pain", Measurement.side.is_(None)),
-            and_(Measurement.phase == "pre",
-                 Measurement.measure.in_(bindparam("goal_measures", expanding=True)))))
-        .order_by(Measurement.visit_id, Measurement.measure, Measurement.side,
-                  Measurement.phase.desc(), Measurement.id),
+        .order_by((PlanOfCare.status != "active"), PlanOfCare.start_date.desc(), Goal.id),
         # The newest entries, each with the counts of all of them (a window over every row,
         # taken before the limit): no second statement, and no entry loaded beyond those shown.
         "diary": select(
@@ -357,46 +406,93 @@ def patient_page_statements(viewer: Viewer) -> dict[str, Select]:
                patient_scope(viewer, ProgressReport.patient_id))
         .order_by(ProgressReport.signed_at.desc(), ProgressReport.id.desc()),
     }
+    return {name: Prepared(lambda statement=statement: statement)
+            for name, statement in statements.items()}
 
 
-def _rows(statement: Select, params: dict):
+#: Pain now: no side.
+_PAIN_NOW = and_(Measurement.measure == "pain", Measurement.side.is_(None))
+
+
+@lru_cache(maxsize=512)
+def history_statement(viewer: Viewer, goals: int) -> Prepared:
+    """The visit history's statement for ``viewer``: one row a visible note, newest first.
+
+    Each row: the note's id, plan, day and status, its author's name, its number of addenda,
+    pain now before and after treatment, then the pre-treatment value of each of ``goals``
+    measures with a goal (bound parameters ``goal_measure_<i>`` and ``goal_side_<i>``; pain
+    now is always read). The values are the note's measurements aggregated per note (a
+    measure, side and phase is recorded once a note: the visit schema refuses a repeat), so a
+    visit costs one row whatever it recorded, and the scope is checked once per note.
+    Built and compiled once per viewer and number of goal measures, like
+    :func:`patient_page_statements`.
+    """
+    wanted = [and_(Measurement.measure == bindparam(f"goal_measure_{index}", type_=String),
+                   Measurement.side.is_not_distinct_from(
+                       bindparam(f"goal_side_{index}", type_=String)))
+              for index in range(goals)]
+    pre = Measurement.phase == "pre"
+
+    def value(*when):
+        return func.max(case((and_(*when), Measurement.value)))
+
+    addenda = (select(func.count(Addendum.id)).where(Addendum.visit_id == VisitNote.id)
+               .correlate(VisitNote).scalar_subquery())
+    shown = or_(_PAIN_NOW, and_(pre, or_(*wanted))) if wanted else _PAIN_NOW
+    statement = (select(VisitNote.id, VisitNote.plan_id, VisitNote.visit_date,
+                        VisitNote.status, User.name, addenda, value(_PAIN_NOW, pre),
+                        value(_PAIN_NOW, Measurement.phase == "post"),
+                        *(value(pre, condition) for condition in wanted))
+                 .join(User, User.id == VisitNote.author_id)
+                 .outerjoin(Measurement, and_(Measurement.visit_id == VisitNote.id, shown))
+                 .where(VisitNote.patient_id == bindparam("patient_id", type_=Integer),
+                        visible_notes(viewer))
+                 # The note's key and its author's: every other column depends on them.
+                 .group_by(VisitNote.id, User.id)
+                 .order_by(VisitNote.visit_date.desc(), VisitNote.id.desc()))
+    return Prepared(lambda: statement)
+
+
+def _rows(statement: Prepared, params: dict) -> list[tuple]:
     """The rows of a statement of columns, run on the session's connection (in its transaction)
     without the ORM's layer: nothing is loaded as an object."""
-    return db.session.connection().execute(statement, params)
+    return statement.rows(db.session.connection(), params)
 
 
-def visit_history(actor: User, patient_id: int, plans: list[PlanOfCare]) -> VisitHistory:
+def visit_history(actor: User, patient_id: int, plans: list[PlanRow]) -> VisitHistory:
     """A patient's notes the actor may see, newest first, as rows of the patient page.
 
-    Two queries whatever the number of visits, reading only the columns the page shows (the
-    notes' texts stay in the database): the notes with their author and number of addenda,
-    then the values the page shows (pain before and after treatment, and the pre-treatment
-    values of the measures with a goal in the note's plan, for the goals' baseline and latest;
-    ``plans``: the patient's plans, goals loaded). Audited like :func:`patient_notes`.
+    One query whatever the number of visits (:func:`history_statement`), reading only what the
+    page shows (the notes' texts stay in the database): each note with its author, number of
+    addenda, pain before and after treatment, and the pre-treatment values of the measures
+    with a goal in any of ``plans`` (the patient's plans, goals loaded), of which a note's
+    values count for the goals' baseline and latest only where the note's own plan has that
+    goal (pain now always counts: the history shows it). Audited like :func:`patient_notes`.
     """
-    statements = patient_page_statements(Viewer.of(actor))
     goals = {(plan.id, goal.measure, goal.side) for plan in plans for goal in plan.goals}
-    params = {"patient_id": patient_id}
-    found = _rows(statements["notes"], params).all()
-    by_note: dict[int, list] = {}
-    for row in _rows(statements["values"], {
-            **params, "goal_measures": sorted({measure for _, measure, _ in goals})}).all():
-        by_note.setdefault(row[0], []).append(row)
+    wanted = sorted({(measure, side) for _, measure, side in goals} - {("pain", None)},
+                    key=lambda pair: (pair[0], pair[1] or ""))
+    params: dict = {"patient_id": patient_id}
+    for index, (measure, side) in enumerate(wanted):
+        params[f"goal_measure_{index}"] = measure
+        params[f"goal_side_{index}"] = side
+    found = _rows(history_statement(Viewer.of(actor), len(wanted)), params)
     notes: list[NoteRow] = []
     baseline: dict[ValueKey, tuple[float, date]] = {}
     latest: dict[ValueKey, tuple[float, date]] = {}
-    for note_id, plan_id, day, status, author, addenda_count in reversed(found):  # oldest first
-        pain: dict[str, float] = {}
-        for _, measure, side, phase, value in by_note.get(note_id, ()):
-            is_pain = measure == "pain" and side is None
-            if is_pain:
-                pain[phase] = value
-            if phase == "pre" and (is_pain or (plan_id, measure, side) in goals):
+    for note_id, plan_id, day, status, author, addenda_count, pain_pre, pain_post, *values \
+            in reversed(found):  # oldest first
+        if pain_pre is not None:
+            key = (plan_id, "pain", None)
+            latest[key] = (pain_pre, day)
+            baseline.setdefault(key, (pain_pre, day))
+        for (measure, side), value in zip(wanted, values, strict=True):
+            if value is not None and (plan_id, measure, side) in goals:
                 key = (plan_id, measure, side)
                 latest[key] = (value, day)
                 baseline.setdefault(key, (value, day))
         notes.append(NoteRow(note_id, plan_id, day, status, author, addenda_count,
-                             pain.get("pre"), pain.get("post")))
+                             pain_pre, pain_post))
     notes.reverse()
     record(actor, "list", "visit", patient_id=patient_id,
            detail=f"{len(notes)} notes of patient {patient_id}")
@@ -432,7 +528,7 @@ def diary_panel(actor: User, patient_id: int, *, today: date, shown: int = 8) ->
     like :func:`notes_service.portal.services.list_diary`."""
     rows = _rows(patient_page_statements(Viewer.of(actor))["diary"], {
         "patient_id": patient_id, "shown": shown,
-        "week_start": today - timedelta(days=7)}).all()
+        "week_start": today - timedelta(days=7)})
     total, week_count, week_sum = rows[0][4:] if rows else (0, 0, None)
     record(actor, "list", "diary", patient_id=patient_id,
            detail=f"{total} entries of patient {patient_id}")
@@ -456,7 +552,7 @@ class PatientPage:
 
     patient: PatientRow
     care_team: tuple[CareTeamMember, ...]
-    plans: list[PlanOfCare]
+    plans: list[PlanRow]
     history: VisitHistory
     reports: tuple[ReportRow, ...]
     diary: DiaryPanel
@@ -467,32 +563,51 @@ class PatientPage:
     progress_validators: dict[int, tuple] = field(default_factory=dict)
 
 
+def plan_rows(rows) -> tuple[list[PlanRow], dict[int, str], dict[int, tuple]]:
+    """The plans of the rows of the page's plans statement, in their order, with their owners'
+    names and the validators of their progress memo (plan id → each)."""
+    width, goal_width = len(PLAN_COLUMNS), len(GOAL_COLUMNS)
+    found: dict[int, tuple] = {}
+    goals: dict[int, list[GoalRow]] = {}
+    owners: dict[int, str] = {}
+    validators: dict[int, tuple] = {}
+    for row in rows:
+        plan_id = row[0]
+        if plan_id not in found:
+            found[plan_id] = row[:width]
+            owners[plan_id] = row[width]
+            validators[plan_id] = tuple(row[width + 1:-goal_width])
+            goals[plan_id] = []
+        if row[-goal_width] is not None:
+            goals[plan_id].append(GoalRow(*row[-goal_width:]))
+    plans = [PlanRow(*columns, goals=tuple(goals[plan_id]))
+             for plan_id, columns in found.items()]
+    return plans, owners, validators
+
+
 def patient_page(actor: User, patient_id: int, *, today: date) -> PatientPage:
     """A patient with the care team, plans (goals, owner), visit history, reports and diary.
 
     Scoped and audited as :func:`~notes_service.patients.services.read_patient`,
     :func:`~notes_service.plans.services.list_plans`, :func:`visit_history`,
-    :func:`~notes_service.reports.services.list_reports` and :func:`diary_panel` are, in six
+    :func:`~notes_service.reports.services.list_reports` and :func:`diary_panel` are, in five
     statements built once per viewer (each carries the access scope; a patient out of scope
-    is a 404), reading the rows the page shows rather than whole records where it can (the
-    patient with their care team, the reports). The plans come with the validators of their
-    progress memo, so that memoised progress costs no statement of its own. ``today`` is the
+    is a 404), reading rows rather than records (the patient with their care team, the plans
+    with their goals as :class:`PlanRow`, the reports as they are listed). The plans come with
+    the validators of their progress memo, so that memoised progress costs no statement of its
+    own. ``today`` is the
     clinic's day the page shows (the diary's last 7 days).
     """
     statements = patient_page_statements(Viewer.of(actor))
     params = {"patient_id": patient_id}
-    rows = _rows(statements["patient"], params).all()
+    rows = _rows(statements["patient"], params)
     if not rows:
         raise NotFound("patient", patient_id, patient_id=patient_id)
     width = len(PATIENT_COLUMNS)
     patient = PatientRow(*rows[0][:width])
     team = tuple(CareTeamMember(*row[width:]) for row in rows if row[width] is not None)
     record(actor, "read", "patient", patient_id=patient.id, object_id=patient.id)
-    plans, owners, validators = [], {}, {}
-    for plan, owner, *validator in db.session.execute(statements["plans"], params).unique():
-        plans.append(plan)
-        owners[plan.id] = owner
-        validators[plan.id] = tuple(validator)
+    plans, owners, validators = plan_rows(_rows(statements["plans"], params))
     record(actor, "list", "plan", patient_id=patient.id)
     history = visit_history(actor, patient.id, plans)
     reports = tuple(ReportRow(*row[:-2], Signer(*row[-2:]))
