@@ -118,7 +118,7 @@ def detail(patient_id: int):
             **progress}
 
     key = content_key(page, progress, today=today, role=user.role, can_write=can_write)
-    content = render_fragment("patients/_detail.html", key, context)
+    content = render_fragment("patients/_detail.html", key, context, encoded=True)
     # The layout is cached per viewer (its title is the patient's name); rendered first, then
     # the request's work (the audit rows of what the page shows) is committed, as render_page
     # does.

@@ -16,6 +16,10 @@ menu, the footer) is the other way round: it is the viewer's, and the same for a
 one kind they open. :func:`render_in_layout` keeps it, per viewer and page, in a cache of its own
 (:func:`layout_cache`, so that no fragment ever holds a viewer), and fills in what is the
 request's alone: its CSRF token and the page's content.
+
+A page of cached parts is sent as they are held: the cache returns its very object (no copy of
+the HTML per hit), and the page's content keeps its UTF-8 bytes (:class:`CachedHTML`), so a
+request joins bytes once rather than copying, joining and encoding some 100 KB of text.
 """
 
 from __future__ import annotations
@@ -43,13 +47,48 @@ TOKEN_MARK = Markup("<layout-csrf-token/>")
 SECRET_COLUMNS = frozenset({"password_hash"})
 
 
+class _Key:
+    """A cache key with its hash, computed once: a lookup hashes a page's key (the rows it
+    shows) once rather than once per operation on the map (finding, then moving the entry).
+    Raises TypeError, as ``hash`` does, for a key that cannot be hashed."""
+
+    __slots__ = ("value", "hash")
+
+    def __init__(self, value: Hashable):
+        self.value = value
+        self.hash = hash(value)
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, _Key) and self.hash == other.hash
+                and self.value == other.value)
+
+
+class CachedHTML(Markup):
+    """HTML as a cache holds it: the object every hit returns, and, when it is a page's
+    content (``encoded``), its UTF-8 bytes, encoded once (see :func:`render_in_layout`)."""
+
+    def __new__(cls, html: str = "", *, encoded: bool = False):
+        self = super().__new__(cls, html)
+        self.utf8 = html.encode() if encoded else None
+        return self
+
+
+def _size(html: str) -> int:
+    """Bytes of memory of a cached HTML: its string, and its UTF-8 bytes when it keeps them."""
+    utf8 = getattr(html, "utf8", None)
+    return sys.getsizeof(html) + (sys.getsizeof(utf8) if utf8 is not None else 0)
+
+
 class FragmentCache:
     """A least-recently-used map of fragment key → HTML, bounded by count and by size."""
 
     def __init__(self, max_entries: int = 512, max_bytes: int = 16_000_000):
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[Hashable, str] = OrderedDict()
+        self._entries: OrderedDict[_Key, str] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -57,6 +96,7 @@ class FragmentCache:
 
     def get(self, key: Hashable) -> str | None:
         """The HTML stored under ``key`` (now the most recently used), or None."""
+        key = _Key(key)
         with self._lock:
             html = self._entries.get(key)
             if html is None:
@@ -70,20 +110,22 @@ class FragmentCache:
         """Store ``html`` under ``key``, dropping the least recently used entries over bounds.
 
         The size of an entry is the memory of its string (a page with one "→" takes two bytes
-        a character); the keys (references to values the page already holds) are not counted.
+        a character) and of the UTF-8 bytes it keeps (:class:`CachedHTML`); the keys
+        (references to values the page already holds) are not counted.
         """
-        size = sys.getsizeof(html)
+        size = _size(html)
         if size > self.max_bytes:
             return
+        key = _Key(key)
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self._bytes -= sys.getsizeof(old)
+                self._bytes -= _size(old)
             self._entries[key] = html
             self._bytes += size
             while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
                 _, dropped = self._entries.popitem(last=False)
-                self._bytes -= sys.getsizeof(dropped)
+                self._bytes -= _size(dropped)
 
     def clear(self) -> None:
         """Forget every fragment."""
@@ -118,12 +160,15 @@ def fragment_cache(app: Flask | None = None) -> FragmentCache:
     return _app_cache(app, EXTENSION, "FRAGMENT_CACHE", 512, 16_000_000)
 
 
-def render_fragment(template: str, key: Hashable, context: Callable[[], dict]) -> Markup:
+def render_fragment(template: str, key: Hashable, context: Callable[[], dict], *,
+                    encoded: bool = False) -> Markup:
     """``template`` rendered with the context ``context()`` alone, cached under ``key``.
 
     ``key`` must determine the context (``context`` is only called on a miss): it holds the
     values the context is built from. The URL root of the request (the fragment's links depend
     on it) joins the key here. A key that cannot be hashed renders the fragment uncached.
+    ``encoded``: the fragment is a page's content (:func:`render_in_layout`), kept with its
+    UTF-8 bytes.
     """
     cache = fragment_cache()
     full_key = (template, request.script_root, key)
@@ -132,9 +177,10 @@ def render_fragment(template: str, key: Hashable, context: Callable[[], dict]) -
     except TypeError:  # an unhashable key: still correct, only not cached
         return Markup(current_app.jinja_env.get_template(template).render(context()))
     if html is None:
-        html = current_app.jinja_env.get_template(template).render(context())
+        html = CachedHTML(current_app.jinja_env.get_template(template).render(context()),
+                          encoded=encoded)
         cache.put(full_key, html)
-    return Markup(html)
+    return html
 
 
 def layout_cache(app: Flask | None = None) -> FragmentCache:
@@ -158,34 +204,38 @@ def layout_key() -> tuple:
             layout["current_endpoint"], viewer)
 
 
-def render_in_layout(template: str, content: Markup, key: Hashable, **context) -> str:
+def render_in_layout(template: str, content: Markup, key: Hashable, **context) -> bytes:
     """The page ``template`` (which extends ``base.html`` and prints ``content`` once) around
-    ``content``, its layout cached.
+    ``content``, its layout cached, as the UTF-8 bytes of the response.
 
     ``key`` must determine what ``template`` itself shows outside ``content`` (the title), from
     ``context``. The layout is rendered once per key and viewer (:func:`layout_key`), with
     marks in place of the content and of the CSRF token; a request then costs its own token
-    and the joining of three strings. A request with flashed messages (shown once) renders
-    the whole page as usual.
+    and the joining of three byte strings (the content's own bytes when it kept them: see
+    :func:`render_fragment`). A request with flashed messages (shown once) renders the whole
+    page as usual.
     """
     if get_flashed_messages():
-        return render_template(template, content=content, **context)
+        return render_template(template, content=content, **context).encode()
     cache = layout_cache()
     full_key = (template, key, layout_key())
     try:
         html = cache.get(full_key)
     except TypeError:  # an unhashable key: rendered as usual
-        return render_template(template, content=content, **context)
+        return render_template(template, content=content, **context).encode()
     if html is None:
         html = render_template(template, content=CONTENT_MARK, csrf_token=lambda: TOKEN_MARK,
                                **context)
         if html.count(CONTENT_MARK) != 1:
-            return render_template(template, content=content, **context)
+            return render_template(template, content=content, **context).encode()
         cache.put(full_key, html)
     if TOKEN_MARK in html:
         html = html.replace(TOKEN_MARK, escape(generate_csrf()))
     before, after = html.split(CONTENT_MARK)
-    return "".join((before, content, after))  # not `+`: Markup would escape the layout
+    body = getattr(content, "utf8", None)
+    if body is None:
+        body = content.encode()
+    return b"".join((before.encode(), body, after.encode()))
 
 
 class Fragment:

@@ -58,9 +58,9 @@ def test_a_cached_layout_is_the_full_render(app, practitioner):
         login_user(user_of(practitioner))
         full = render_template("patients/detail.html", patient=patient, content=content)
         first = render_in_layout("patients/detail.html", content, patient.full_name,
-                                 patient=patient)
+                                 patient=patient).decode()
         again = render_in_layout("patients/detail.html", content, patient.full_name,
-                                 patient=patient)
+                                 patient=patient).decode()
     assert without_token(first) == without_token(again) == without_token(full)
     assert "Ana &lt;b&gt; Silva &amp; Co · " in full  # the title, escaped once
     assert CSRF_VALUE.search(again).group(1) == CSRF_VALUE.search(full).group(1)

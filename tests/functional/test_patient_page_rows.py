@@ -1,8 +1,10 @@
 """The patient page reads rows, not records: its plans (with their goals) are the records'
-columns and properties, and its visit history is one statement, a row per note."""
+columns and properties, its visit history is one statement a row per note, and its content is
+kept with its UTF-8 bytes and sent without being copied."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import fields
 from datetime import date, timedelta
 
@@ -85,3 +87,49 @@ def test_a_note_without_values_shows_none(app, practitioner, chart):
         assert history.baseline[key] == history.latest[key] == (40, first)
         assert history.latest[(chart.plan_id, "pain", None)] == (7, first)
         db.session.rollback()
+
+
+def test_the_page_content_is_cached_with_its_bytes(app):
+    """A hit returns the cached HTML itself (not a copy) and, for a page's content, its UTF-8
+    bytes made once, both counted in the cache's size."""
+    from notes_service.web.fragments import CachedHTML, fragment_cache, render_fragment
+
+    context = {"rows": (), "can_write": False}
+    with app.test_request_context():
+        cache = fragment_cache(app)
+        cache.clear()
+        first = render_fragment("patients/_visit_history.html", ("bytes",), lambda: context,
+                                encoded=True)
+        again = render_fragment("patients/_visit_history.html", ("bytes",), lambda: context,
+                                encoded=True)
+        assert again is first and isinstance(first, CachedHTML)
+        assert first.utf8 == str(first).encode() and "No visits documented yet" in first
+        assert cache.size == sys.getsizeof(first) + sys.getsizeof(first.utf8)
+        plain = render_fragment("patients/_visit_history.html", ("plain",), lambda: context)
+        assert plain.utf8 is None and plain == first
+        cache.clear()
+
+
+def test_the_page_from_the_caches_is_the_page_rendered(web, app, practitioner, chart):
+    """From the caches (its content and layout, sent as bytes), the page is the one rendered
+    on the first view, non-ASCII text included, with its length and type."""
+    from notes_service.web.fragments import fragment_cache, layout_cache
+
+    make_note(app, practitioner, chart.plan_id, chart.start + timedelta(days=1), sign=True)
+    fragment_cache(app).clear()
+    layout_cache(app).clear()
+    first = web.get(f"/patients/{chart.patient_id}")
+    hits = fragment_cache(app).hits, layout_cache(app).hits
+    again = web.get(f"/patients/{chart.patient_id}")
+    assert (fragment_cache(app).hits, layout_cache(app).hits) == (hits[0] + 1, hits[1] + 1)
+    assert again.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert int(again.headers["Content-Length"]) == len(again.data)
+    token = 'name="csrf_token" value="'
+
+    def without_token(data: bytes) -> str:
+        html = data.decode()
+        start = html.index(token) + len(token)
+        return html[:start] + html[html.index('"', start):]
+
+    assert without_token(again.data) == without_token(first.data)
+    assert "7/10 → 5/10" in again.data.decode()
