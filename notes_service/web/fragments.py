@@ -32,7 +32,6 @@ from dataclasses import fields
 from functools import cache
 
 from flask import Flask, current_app, get_flashed_messages, render_template, request
-from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy import inspect
@@ -191,17 +190,16 @@ def layout_cache(app: Flask | None = None) -> FragmentCache:
 
 def layout_key() -> tuple:
     """What ``base.html`` shows besides the page's own blocks, the CSRF token and the flashed
-    messages: the clinic's name, the navigation and the current endpoint
-    (:func:`~notes_service.web.pages.layout_context`), the signed-in user's name, e-mail and
+    messages: the clinic's name, the navigation and the current endpoint (those of
+    :func:`~notes_service.web.pages.layout_context`), the signed-in user's name, e-mail and
     role, and the URL root (its links). A test holds this list to what ``base.html`` reads."""
-    from notes_service.web.pages import layout_context
+    from notes_service.web.pages import nav_items, signed_in_user
 
-    layout = layout_context()
-    user = current_user._get_current_object()
+    user = signed_in_user()
     viewer = (user.id, user.name, user.display_name, user.email, user.role) \
-        if user.is_authenticated else None
-    return (request.script_root, layout["clinic_name"], tuple(layout["nav_items"]),
-            layout["current_endpoint"], viewer)
+        if user is not None else None
+    return (request.script_root, current_app.config["CLINIC_NAME"], tuple(nav_items(user)),
+            request.endpoint or "", viewer)
 
 
 def render_in_layout(template: str, content: Markup, key: Hashable, **context) -> bytes:

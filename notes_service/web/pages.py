@@ -119,25 +119,33 @@ def initials(name: str) -> str:
     return "".join(w[0] for w in words[:1] + words[-1:] if w).upper() or "?"
 
 
+def nav_items(user) -> list[tuple[str, str]]:
+    """The navigation of ``user`` (the signed-in user, or None): (endpoint, label) pairs."""
+    if user is None:
+        return []
+    if user.role == "practitioner":
+        return [("web.home", "Caseload"), ("patients.index", "Patients"),
+                ("outcomes.worklist_page", "Worklist")]
+    if user.role == "director":
+        items = [("web.home", "Clinic patients"), ("outcomes.dashboard", "Outcomes"),
+                 ("outcomes.worklist_page", "Worklist"), ("audit.report", "Audit log")]
+        if user.is_clinician:
+            items.insert(1, ("web.caseload_page", "My caseload"))
+        return items
+    return [("web.home", "My plan"), ("portal.diary", "Pain diary"), ("portal.visits", "Visits")]
+
+
+def signed_in_user():
+    """The signed-in user, or None (one look-up of ``current_user``)."""
+    user = current_user._get_current_object()
+    return user if user is not None and user.is_authenticated else None
+
+
 def layout_context() -> dict:
     """Navigation and clinic details for ``base.html``."""
-    items = []
-    user = current_user if current_user.is_authenticated else None
-    if user is not None:
-        if user.role == "practitioner":
-            items = [("web.home", "Caseload"), ("patients.index", "Patients"),
-                     ("outcomes.worklist_page", "Worklist")]
-        elif user.role == "director":
-            items = [("web.home", "Clinic patients"), ("outcomes.dashboard", "Outcomes"),
-                     ("outcomes.worklist_page", "Worklist"), ("audit.report", "Audit log")]
-            if user.is_clinician:
-                items.insert(1, ("web.caseload_page", "My caseload"))
-        else:
-            items = [("web.home", "My plan"), ("portal.diary", "Pain diary"),
-                     ("portal.visits", "Visits")]
     return {
         "clinic_name": current_app.config["CLINIC_NAME"],
-        "nav_items": items,
+        "nav_items": nav_items(signed_in_user()),
         "current_endpoint": request.endpoint or "",
         "today": clinic_today(),
         "MEASURES": MEASURES,
