@@ -5,10 +5,11 @@ leaks figures in a server, so it is never imported. Layout is fixed (margins in 
 ``subplots_adjust``) so an image is exactly ``width`` × ``height`` pixels and renders fast; no
 tight bounding box, no constrained layout.
 
-Building a figure costs little next to drawing it: each chart starts from an unpickled copy of
-a blank figure made once per layout (axes, styling, value axis, legend), its artists are given
-day numbers rather than dates and are added without data-limit bookkeeping (the limits are
-set), and title widths are measured once per text. :func:`measure_figure` and
+Building a figure costs little next to drawing it: each chart starts from a copy of a blank
+figure made once per layout (axes, styling, value axis, legend), unpickled or, for a measure
+chart, one an earlier chart of that layout handed back stripped to its blank; its artists are
+given day numbers rather than dates and are added without data-limit bookkeeping (the limits
+are set), and title widths are measured once per text. :func:`measure_figure` and
 :func:`save_figure` expose the two halves so the benchmark can time the bare render alone.
 
 SVG output keeps text as text and exposes the plotted data:
@@ -24,19 +25,22 @@ SVG output keeps text as text and exposes the plotted data:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import math
 import pickle
 import re
 import threading
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from types import MappingProxyType
 from xml.sax.saxutils import escape
 
 import matplotlib
 import numpy as np
+from matplotlib.axis import Axis
 from matplotlib import colors as mcolors
 from matplotlib import dates as mdates
 from matplotlib.collections import FillBetweenPolyCollection, LineCollection
@@ -44,8 +48,9 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
-from matplotlib.ticker import FixedLocator
+from matplotlib.ticker import FixedLocator, NullLocator
 
 from notes_service.catalog import MEASURES, Measure
 from notes_service.progress.rules import (
@@ -133,7 +138,9 @@ _SAVEFIG = {
 }
 
 _SVG_FONTS = "font-family: 'DejaVu Sans', 'Bitstream Vera Sans', Verdana, sans-serif"
-_USE = re.compile(r"<use ([^>]*?)\s*/>")
+#: A marker's ``<use .../>`` and its attributes (greedy: a lazy ``[^>]*?\s*/>`` costs ~10×
+#: as much, trying the end of the tag at every character).
+_USE = re.compile(r"<use ([^>]*)/>")
 
 
 # --------------------------------------------------------------------------------------
@@ -158,10 +165,13 @@ def measure_chart(
     ``band`` is (worst-pain points, least-pain points) of the last 24 h, drawn as a shaded
     band behind pain.
     """
-    fig = measure_figure(progress, plan_start=plan_start, plan_end=plan_end, fmt=fmt,
-                         width=width, height=height, dpi=dpi,
-                         patient_friendly=patient_friendly, band=band)
-    return _finish(save_figure(fig, fmt), fmt, width, height, [progress], patient_friendly)
+    _check(fmt, width, height, dpi)
+    with _chart_rc():
+        fig = _measure_figure(progress, plan_start, plan_end, fmt, width, height, dpi,
+                              patient_friendly, band)
+        data = _savefig(fig, fmt)
+        _give_back(fig)
+    return _finish(data, fmt, width, height, [progress], patient_friendly)
 
 
 def measure_figure(
@@ -180,17 +190,18 @@ def measure_figure(
 
     :func:`save_figure` then draws and encodes it exactly as :func:`measure_chart` does, which
     only adds the SVG's title, description and marker labels: the benchmark times that as the
-    bare ``Figure`` render of the same chart.
+    bare ``Figure`` render of the same chart. The figure is the caller's: no chart draws on it
+    afterwards (only :func:`measure_chart` hands its figures back).
     """
     _check(fmt, width, height, dpi)
-    with matplotlib.rc_context(_RC):
+    with _chart_rc():
         return _measure_figure(progress, plan_start, plan_end, fmt, width, height, dpi,
                                patient_friendly, band)
 
 
 def save_figure(fig: Figure, fmt: str) -> bytes:
     """Draw and encode a chart figure: ``Figure.savefig`` with the charts' settings only."""
-    with matplotlib.rc_context(_RC):
+    with _chart_rc():
         return _savefig(fig, fmt)
 
 
@@ -215,7 +226,7 @@ def overview_chart(
     if height is None:
         height = 80 + 200 * rows
     _check(fmt, width, height, dpi)
-    with matplotlib.rc_context(_RC):
+    with _chart_rc():
         if n == 0:
             fig = _figure(width, height, dpi, fmt)
         else:
@@ -295,6 +306,22 @@ def chart_alt_text(progress: MeasureProgress, *, patient_friendly: bool = False)
 # --------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _chart_rc() -> Iterator[None]:
+    """Apply the charts' rc settings for the duration, then put the caller's back.
+
+    ``matplotlib.rc_context(_RC)`` copies and restores all ~300 settings (~0.35 ms a time);
+    only the dozen in :data:`_RC` change here.
+    """
+    params = matplotlib.rcParams
+    saved = {key: params[key] for key in _RC}
+    params.update(_RC)
+    try:
+        yield
+    finally:
+        params.update(saved)
+
+
 def _check(fmt: str, width: int, height: int, dpi: int) -> None:
     if fmt not in ("png", "svg"):
         raise ValueError(f"unsupported chart format {fmt!r} (png or svg)")
@@ -351,16 +378,97 @@ _BLANKS_LOCK = threading.Lock()
 _BLANKS_KEPT = 16 * 2**20
 
 
+#: Measure charts drawn and handed back by :func:`measure_chart`, stripped to their blank
+#: again, by blank key with the pickle they came from, the layout handed back last at the
+#: end: the next chart of that layout takes one rather than unpickling another copy (~2 ms,
+#: and thousands of new objects for the garbage collector). Only kept blanks have spares.
+_SPARES: dict[tuple, tuple[bytes, list[Figure]]] = {}
+#: Spares kept per layout (the charts of one layout a process draws at the same time), and
+#: layouts with spares: a spare holds ~0.6 MB.
+_SPARES_KEPT = 2
+_SPARE_LAYOUTS = 8
+#: The blank (key, pickle) each figure was unpickled from and the ids of the artists the
+#: blank holds (ids: a value must not refer to its key).
+_ORIGINS: weakref.WeakKeyDictionary[Figure, tuple[tuple, bytes, frozenset[int]]] = \
+    weakref.WeakKeyDictionary()
+
+
 def _blank(key: tuple, build: Callable[[], Figure]) -> Figure:
-    """A fresh copy of the blank figure ``build`` makes (under the charts' rc settings)."""
+    """A copy of the blank figure ``build`` makes (under the charts' rc settings), not drawn
+    or drawn on by anyone else: a spare if one is kept, else unpickled afresh."""
     blob = _BLANKS.get(key)
     if blob is None:
         blob = pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL)
         with _BLANKS_LOCK:
             _BLANKS[key] = blob
             while sum(map(len, _BLANKS.values())) > _BLANKS_KEPT and len(_BLANKS) > 1:
-                _BLANKS.pop(next(iter(_BLANKS)))
-    return pickle.loads(blob)  # noqa: S301 (our own bytes, made above)
+                _SPARES.pop(old := next(iter(_BLANKS)), None)
+                _BLANKS.pop(old)
+    else:
+        with _BLANKS_LOCK:
+            kept = _SPARES.get(key)
+            if kept is not None and kept[0] is blob and kept[1]:
+                return kept[1].pop()
+    fig = pickle.loads(blob)  # noqa: S301 (our own bytes, made above)
+    _ORIGINS[fig] = (key, blob, frozenset(map(id, _children(fig))))
+    return fig
+
+
+def _children(fig: Figure) -> list:
+    """The artists a chart may add to: the figure's and its axes' own."""
+    return [*fig.get_children(), *(a for ax in fig.axes for a in ax.get_children())]
+
+
+def _texts(fig: Figure) -> list[Text]:
+    """Every text of the figure, down to those of the ticks its axes hold (making none)."""
+    texts, artists = [], [fig]
+    while artists:
+        artist = artists.pop()
+        if isinstance(artist, Text):
+            texts.append(artist)
+        if isinstance(artist, Axis):  # its get_children() would make the ticks of its limits
+            artists += [artist.label, artist.offsetText, *artist.majorTicks,
+                        *artist.minorTicks]
+        else:
+            artists += artist.get_children()
+    return texts
+
+
+def _give_back(fig: Figure) -> None:
+    """Strip a drawn measure chart back to its blank and keep it as a spare.
+
+    A chart only adds artists to the axes and the figure and sets the date axis (limits,
+    locators, formatter); it leaves the rest of the blank as it found it. The ticks the draw
+    made go too (all but the blank's first, as unpickled): a chart drawn on a spare then does
+    exactly the work one drawn on a fresh copy does, and makes the same bytes.
+    """
+    origin = _ORIGINS.get(fig)
+    if origin is None:
+        return
+    key, blob, blank = origin
+    for artist in _children(fig):
+        if id(artist) not in blank:
+            artist.remove()
+    ax = fig.axes[0]
+    ax.xaxis.set_minor_locator(NullLocator())
+    for axis in (ax.xaxis, ax.yaxis):
+        del axis.majorTicks[1:]
+        del axis.minorTicks[1:]
+    # A drawn text keeps its renderer (an Agg one holds the whole image): forget it, as
+    # pickling does (``Text.__getstate__``).
+    for text in _texts(fig):
+        text._renderer = None
+    with _BLANKS_LOCK:
+        if _BLANKS.get(key) is not blob:
+            return
+        kept = _SPARES.pop(key, None)
+        if kept is None or kept[0] is not blob:
+            kept = (blob, [])
+        if len(kept[1]) < _SPARES_KEPT:
+            kept[1].append(fig)
+        _SPARES[key] = kept
+        while len(_SPARES) > _SPARE_LAYOUTS:
+            _SPARES.pop(next(iter(_SPARES)))
 
 
 def _measure_blank(width: int, height: int, dpi: int, fmt: str, top: float,
@@ -510,12 +618,12 @@ def _date_ticks(ax, plan_start: date, lo: date, hi: date) -> None:
                  for k in range(first, span // step + 2)]
         ticks = [t for t in ticks if lo <= t <= hi]
         locator = mdates.AutoDateLocator()  # only used to pick the label level
-        ax.xaxis.set_major_locator(FixedLocator(mdates.date2num(ticks)))
+        ax.xaxis.set_major_locator(FixedLocator(_nums(ticks)))
         if step > 7:  # still mark every plan week
             weeks = [plan_start + timedelta(days=7 * k) for k in range(first * step // 7,
                                                                         span // 7 + 2)]
             ax.xaxis.set_minor_locator(FixedLocator(
-                mdates.date2num([w for w in weeks if lo <= w <= hi and w not in ticks])))
+                _nums(w for w in weeks if lo <= w <= hi and w not in ticks)))
     else:
         locator = mdates.AutoDateLocator(minticks=3, maxticks=room)
         ax.xaxis.set_major_locator(locator)
@@ -942,9 +1050,10 @@ def _annotate_svg(data: bytes, measures: list[MeasureProgress], width: int, heig
     would need process-wide namespace registrations to keep the ``xlink`` prefix.
     """
     text = data.decode("utf-8")
+    values = {mp.measure: _value_texts(mp.catalog) for mp in measures}
     summary = " ".join(chart_alt_text(mp, patient_friendly=patient_friendly)
                        for mp in measures) or "No measures recorded yet."
-    listing = " ".join(_data_listing(mp) for mp in measures)
+    listing = " ".join(_data_listing(mp, values[mp.measure]) for mp in measures)
     root_start = text.index("<svg ")
     root_end = text.index(">", root_start)
     root = text[root_start:root_end]
@@ -963,12 +1072,14 @@ def _annotate_svg(data: bytes, measures: list[MeasureProgress], width: int, heig
                               ("post", tuple(p for p in mp.points if p.post is not None))):
             if not points:
                 continue
-            text, cursor = _label_markers(text, cursor, mp, phase, points, suffix)
+            text, cursor = _label_markers(text, cursor, mp, phase, points, suffix,
+                                          values[mp.measure])
     return text.encode("utf-8")
 
 
 def _label_markers(text: str, cursor: int, mp: MeasureProgress, phase: str,
-                   points: Sequence[Point], suffix: str) -> tuple[str, int]:
+                   points: Sequence[Point], suffix: str,
+                   value_text: Callable[[float], str]) -> tuple[str, int]:
     """Rename the next ``values-<phase>`` group and attach each point to its marker."""
     opening = f'<g id="values-{phase}">'
     start = text.find(opening, cursor)
@@ -982,30 +1093,45 @@ def _label_markers(text: str, cursor: int, mp: MeasureProgress, phase: str,
     markers = list(_USE.finditer(group))
     # A marker outside the canvas is not written; then only the <desc> lists the values.
     if len(markers) == len(points):
-        fmt = mp.catalog.format_value
         word = "before treatment" if phase == "pre" else "after treatment"
         pieces, last = [], 0
         for match, point in zip(markers, points):
             value = point.pre if phase == "pre" else point.post
             pieces.append(group[last:match.start()])
             pieces.append(
-                f'<use {match.group(1)} data-date="{point.day.isoformat()}" '
+                f'<use {match.group(1).rstrip()} data-date="{point.day.isoformat()}" '
                 f'data-value="{value:g}" data-phase="{phase}">'
-                f"<title>{escape(f'{format_day(point.day)} · {word}: {fmt(value)}')}</title>"
-                "</use>")
+                f"<title>{escape(f'{_day_text(point.day)} · {word}: {value_text(value)}')}"
+                "</title></use>")
             last = match.end()
         group = "".join(pieces) + group[last:]
     return text[:start] + group + text[end:], start + len(group)
 
 
-def _data_listing(mp: MeasureProgress) -> str:
-    fmt = mp.catalog.format_value
+def _data_listing(mp: MeasureProgress, value_text: Callable[[float], str]) -> str:
     entries = []
     for p in mp.points:
         parts = []
         if p.pre is not None:
-            parts.append(f"{fmt(p.pre)} before treatment")
+            parts.append(f"{value_text(p.pre)} before treatment")
         if p.post is not None:
-            parts.append(f"{fmt(p.post)} after")
-        entries.append(f"{format_day(p.day)}: {', '.join(parts)}")
+            parts.append(f"{value_text(p.post)} after")
+        entries.append(f"{_day_text(p.day)}: {', '.join(parts)}")
     return f"{mp.label}: " + ("; ".join(entries) if entries else "no values") + "."
+
+
+def _value_texts(m: Measure) -> Callable[[float], str]:
+    """``m.format_value``, remembering each value's text for one chart (values recur)."""
+    texts: dict[float, str] = {}
+
+    def value_text(value: float) -> str:
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = m.format_value(value)
+        return text
+
+    return value_text
+
+
+#: :func:`format_day` with the year, remembered: the same visit days recur in every chart.
+_day_text = functools.lru_cache(maxsize=4096)(format_day)
