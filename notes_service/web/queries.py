@@ -595,8 +595,7 @@ def patient_page(actor: User, patient_id: int, *, today: date) -> PatientPage:
     is a 404), reading rows rather than records (the patient with their care team, the plans
     with their goals as :class:`PlanRow`, the reports as they are listed). The plans come with
     the validators of their progress memo, so that memoised progress costs no statement of its
-    own. ``today`` is the
-    clinic's day the page shows (the diary's last 7 days).
+    own. ``today`` is the clinic's day the page shows (the diary's last 7 days).
     """
     statements = patient_page_statements(Viewer.of(actor))
     params = {"patient_id": patient_id}
