@@ -19,6 +19,7 @@ from notes_service.clock import clinic_today
 from notes_service.plans.schemas import validate_catalog_entry
 from notes_service.validation import (
     InputSchema,
+    NestedList,
     StrictFloat,
     StrictInteger,
     id_field,
@@ -131,12 +132,9 @@ class VisitInputSchema(InputSchema):
     plan = text(NOTE_TEXT, attribute="plan_text")
     interventions = intervention_list()
     home_programme = text(NOTE_TEXT)
-    measurements = fields.List(fields.Nested(MeasurementInputSchema),
-                               validate=validate.Length(max=200))
-    special_tests = fields.List(fields.Nested(SpecialTestInputSchema),
-                                validate=validate.Length(max=40))
-    questionnaires = fields.List(fields.Nested(QuestionnaireInputSchema),
-                                 validate=validate.Length(max=3))
+    measurements = NestedList(MeasurementInputSchema, validate=validate.Length(max=200))
+    special_tests = NestedList(SpecialTestInputSchema, validate=validate.Length(max=40))
+    questionnaires = NestedList(QuestionnaireInputSchema, validate=validate.Length(max=3))
     copied_from_id = id_field(allow_none=True, metadata={
         "description": "The earlier note this draft's text was copied forward from."})
 
