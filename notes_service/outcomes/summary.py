@@ -33,6 +33,7 @@ from notes_service.outcomes.models import (
     PlanOutcome,
 )
 from notes_service.plans.models import PlanOfCare
+from notes_service.prepared import Prepared
 from notes_service.progress.rules import MEASURE_FLAGS, MeasureProgress, PlanProgress
 from notes_service.progress.services import compute, load_snapshots
 from notes_service.visits.models import VisitNote
@@ -62,12 +63,13 @@ def refresh_plan_summary(plan_id: int) -> None:
 
 
 #: Built once (statements cost more to build than to run): lock a plan as a rebuild does, and
-#: mark its summary row stale.
+#: mark its summary row stale. The mark runs at every save of a note, on the driver's cursor
+#: (:mod:`notes_service.prepared`: a quarter of the cost of the session's execution).
 _LOCK_PLAN = (select(PlanOfCare.id).where(PlanOfCare.id == bindparam("stale_plan_id"))
               .with_for_update(key_share=True))
-_MARK_STALE = (update(PlanOutcome.__table__)
-               .where(PlanOutcome.__table__.c.plan_id == bindparam("stale_plan_id"))
-               .values(rules_key=STALE))
+_MARK_STALE = Prepared(lambda: update(PlanOutcome.__table__)
+                       .where(PlanOutcome.__table__.c.plan_id == bindparam("stale_plan_id"))
+                       .values(rules_key=STALE))
 
 
 def mark_plan_stale(plan_id: int) -> None:
@@ -77,7 +79,8 @@ def mark_plan_stale(plan_id: int) -> None:
     A plan without a summary row needs no mark: a missing row is rebuilt too.
     """
     session = db.session
-    if session.get_bind().dialect.name != "sqlite":
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
         # A rebuild holds this lock (FOR NO KEY UPDATE) from reading the plan's notes until it
         # commits. Taking it here orders the two: either the rebuild waits and then reads this
         # note, or this mark waits and then lands on the row the rebuild wrote. Without it a
@@ -85,8 +88,11 @@ def mark_plan_stale(plan_id: int) -> None:
         # and leave a stale summary marked current. (The audit chain's advisory lock orders
         # them too, today; this does not depend on it. On SQLite both hold the database's one
         # write lock, BEGIN IMMEDIATE, from before they read until they commit.)
+        # Through the session: its hook takes the audit chain's lock before a first row lock.
         session.execute(_LOCK_PLAN, {"stale_plan_id": plan_id})
-    session.execute(_MARK_STALE, {"stale_plan_id": plan_id})
+    # ``insert`` runs any statement once per set of parameters: this UPDATE, once. On SQLite
+    # the connection's own listener takes the write lock first, as for any write statement.
+    _MARK_STALE.insert(connection, [{"stale_plan_id": plan_id}])
 
 
 def stale_plan_ids(*conditions) -> list[int]:
