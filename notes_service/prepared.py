@@ -28,7 +28,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Form:
     """A statement compiled for one dialect (and, for an insert, one set of columns)."""
 
@@ -37,8 +37,12 @@ class _Form:
     #: Parameter names in the order of the SQL's placeholders, or None (named parameters).
     order: tuple[str, ...] | None
     binders: tuple[tuple[str, Callable], ...]
-    #: The result processor of each selected column (None: the driver's value as it is).
-    readers: tuple[Callable | None, ...]
+    #: The types of the selected columns (none for a textual statement).
+    types: tuple
+    #: The result processor of each selected column (None: the driver's value as it is), set
+    #: at the first run from the cursor's description, as SQLAlchemy does: some depend on the
+    #: type the database reports (PostgreSQL's numeric types).
+    readers: tuple[Callable | None, ...] | None = None
 
     def parameters(self, values: dict) -> Sequence | dict:
         params = self.compiled.construct_params(values)
@@ -46,11 +50,17 @@ class _Form:
             params[name] = process(params[name])
         return params if self.order is None else [params[name] for name in self.order]
 
-    def row(self, raw: Sequence) -> tuple:
-        if not self.readers:  # a textual statement: its columns' types are unknown
-            return tuple(raw)
-        return tuple(value if read is None or value is None else read(value)
-                     for value, read in zip(raw, self.readers, strict=True))
+    def rows(self, cursor, dialect) -> list[tuple]:
+        raw = cursor.fetchall()
+        if not self.types:  # a textual statement: its columns' types are unknown
+            return [tuple(row) for row in raw]
+        if self.readers is None:
+            self.readers = tuple(
+                kind.dialect_impl(dialect).result_processor(dialect, described[1])
+                for kind, described in zip(self.types, cursor.description, strict=True))
+        readers = self.readers
+        return [tuple(value if read is None or value is None else read(value)
+                      for value, read in zip(row, readers, strict=True)) for row in raw]
 
 
 class Prepared:
@@ -85,10 +95,9 @@ class Prepared:
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 binders.append((name, process))
-        readers = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
-                        for column in getattr(statement, "selected_columns", ()))
+        types = tuple(column.type for column in getattr(statement, "selected_columns", ()))
         order = tuple(compiled.positiontup) if compiled.positional else None
-        return _Form(compiled.string, compiled, order, tuple(binders), readers)
+        return _Form(compiled.string, compiled, order, tuple(binders), types)
 
     def _cursor(self, connection: Connection, form: _Form, parameters, many: bool):
         if not connection.in_transaction():
@@ -118,7 +127,7 @@ class Prepared:
         form = self._form(connection.dialect, None)
         cursor = self._cursor(connection, form, form.parameters(values), many=False)
         try:
-            return [form.row(raw) for raw in cursor.fetchall()]
+            return form.rows(cursor, connection.dialect)
         finally:
             cursor.close()
 

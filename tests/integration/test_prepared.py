@@ -106,3 +106,22 @@ def test_audit_rows_appended_on_a_connection_keep_the_chain(app, practitioner):
             "SELECT detail FROM audit_events ORDER BY id DESC LIMIT 3")).scalars().all()
     assert report.ok, report
     assert details == ["three", "two", "one"]
+
+
+def test_numeric_columns_read_as_sqlalchemy_reads_them(app, plan):
+    """Float columns (goal targets, measurement values) and a sum of them: on PostgreSQL their
+    result processors depend on the type the server reports, read at the first run."""
+    from notes_service.plans.models import Goal
+    from notes_service.visits.models import Measurement
+
+    found, _ = plan
+    statement = (sa.select(Goal.target, sa.func.sum(Measurement.value), sa.func.count())
+                 .join(Measurement, sa.true()).where(Goal.plan_id == sa.bindparam("plan_id"))
+                 .group_by(Goal.id, Goal.target))
+    prepared = Prepared(lambda: statement)
+    with app.app_context(), own_connections.begin() as connection:
+        expected = [tuple(row) for row in connection.execute(statement, {"plan_id": found["id"]})]
+        for _ in range(2):  # the readers found at the first run serve the next ones
+            got = prepared.rows(connection, {"plan_id": found["id"]})
+            assert got == expected and got
+            assert [type(v) for v in got[0]] == [type(v) for v in expected[0]]
