@@ -136,8 +136,9 @@ class Prepared:
         found = self.rows(connection, values)
         return found[0] if found else None
 
-    def insert(self, connection: Connection, rows: list[dict]) -> None:
-        """Run the (inserting) statement once per row; the rows share their keys."""
+    def write(self, connection: Connection, rows: list[dict]) -> None:
+        """Run the (inserting, updating or deleting) statement once per set of values in
+        ``rows``, which share their keys (an insert is compiled for those columns)."""
         form = self._form(connection.dialect, tuple(rows[0]))
         parameters = [form.parameters(row) for row in rows]
         if len(parameters) == 1:

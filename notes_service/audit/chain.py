@@ -166,7 +166,7 @@ def append_rows_on(connection, rows: list[dict]) -> None:
 def _insert_chained(connection, rows: list[dict]) -> None:
     for row in rows:
         row["chain_content"] = content_of(row)
-    _INSERT.insert(connection, rows)
+    _INSERT.write(connection, rows)
 
 
 #: The chaining insert, run on the driver's cursor (:mod:`notes_service.prepared`): every

@@ -90,9 +90,8 @@ def mark_plan_stale(plan_id: int) -> None:
         # write lock, BEGIN IMMEDIATE, from before they read until they commit.)
         # Through the session: its hook takes the audit chain's lock before a first row lock.
         session.execute(_LOCK_PLAN, {"stale_plan_id": plan_id})
-    # ``insert`` runs any statement once per set of parameters: this UPDATE, once. On SQLite
-    # the connection's own listener takes the write lock first, as for any write statement.
-    _MARK_STALE.insert(connection, [{"stale_plan_id": plan_id}])
+    # On SQLite the connection's own listener takes the write lock first, as for any write.
+    _MARK_STALE.write(connection, [{"stale_plan_id": plan_id}])
 
 
 def stale_plan_ids(*conditions) -> list[int]:
