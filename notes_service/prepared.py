@@ -34,7 +34,7 @@ class _Form:
 
     sql: str
     compiled: Any
-    #: Parameter names in the order of the SQL's placeholders, or None (named parameters).
+    #: Parameter names in the order the SQL's ``?`` markers take them, or None (named ones).
     order: tuple[str, ...] | None
     binders: tuple[tuple[str, Callable], ...]
     #: The types of the selected columns (none for a textual statement).

@@ -162,6 +162,27 @@ def count_queries(app):
     return counting
 
 
+def lapse_token(app, account: "Account", change: str) -> None:
+    """Make ``account``'s API token lapse: ``expired``, ``revoked``, or its user
+    ``deactivated``."""
+    from datetime import timedelta
+
+    from notes_service.api import token_digest
+    from notes_service.auth.models import ApiToken
+
+    with app.app_context():
+        token = db.session.execute(sa.select(ApiToken).where(
+            ApiToken.token_hash == token_digest(account.token))).scalar_one()
+        moment = token.created_at - timedelta(seconds=1)
+        if change == "expired":
+            token.expires_at = moment
+        elif change == "revoked":
+            token.revoked_at = moment
+        else:
+            token.user.active = False
+        db.session.commit()
+
+
 @dataclass
 class Account:
     """A test user with an API token."""

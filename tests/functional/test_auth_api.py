@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import PASSWORD, make_account
+from conftest import PASSWORD, lapse_token, make_account
 from notes_service.api import token_digest
 from notes_service.auth.models import ApiToken, User
 from notes_service.extensions import db
@@ -65,15 +65,7 @@ def test_token_of_a_deactivated_user_stops_working(app, api, practitioner):
 
 @pytest.mark.parametrize("change", ["expired", "revoked"])
 def test_expired_or_revoked_token_is_refused(app, api, practitioner, change):
-    with app.app_context():
-        token = db.session.execute(sa.select(ApiToken).where(
-            ApiToken.token_hash == token_digest(practitioner.token))).scalar_one()
-        moment = token.created_at - timedelta(seconds=1)
-        if change == "expired":
-            token.expires_at = moment
-        else:
-            token.revoked_at = moment
-        db.session.commit()
+    lapse_token(app, practitioner, change)
     response = api.get("/api/v1/patients")
     assert response.status_code == 401
     assert response.get_json()["errors"]["_request"]

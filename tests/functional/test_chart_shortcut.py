@@ -8,13 +8,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-import sqlalchemy as sa
 
-from conftest import make_account
+from conftest import lapse_token, make_account
 from notes_service import api as api_module
-from notes_service.api import token_digest
-from notes_service.auth.models import ApiToken
-from notes_service.extensions import db
 from notes_service.progress import chart_responses
 from test_progress_api import add_visit, make_plan
 
@@ -115,17 +111,7 @@ def test_a_token_that_lapsed_gets_no_known_answer(app, api, plan, practitioner, 
     url = f"/api/v1/plans/{plan_id}/charts/pain.svg"
     etag = api.get(url).headers["ETag"]
     assert api.get(url, headers={"If-None-Match": etag}).status_code == 304
-    with app.app_context():
-        token = db.session.execute(sa.select(ApiToken).where(
-            ApiToken.token_hash == token_digest(practitioner.token))).scalar_one()
-        moment = token.created_at - timedelta(seconds=1)
-        if change == "expired":
-            token.expires_at = moment
-        elif change == "revoked":
-            token.revoked_at = moment
-        else:
-            token.user.active = False
-        db.session.commit()
+    lapse_token(app, practitioner, change)
     assert api.get(url, headers={"If-None-Match": etag}).status_code == 401
     assert api.get(url).status_code == 401
 
