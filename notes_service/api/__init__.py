@@ -98,13 +98,19 @@ class Identity:
     patient_id: int | None
 
 
-def _bearer_token_params() -> dict | None:
-    """The statement parameters of the request's bearer token, or None without one."""
+def bearer_digest() -> str | None:
+    """The digest of the request's bearer token, or None without one."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         return None
-    return {"digest": token_digest(token), "now": utcnow()}
+    return token_digest(token)
+
+
+def _bearer_token_params() -> dict | None:
+    """The statement parameters of the request's bearer token, or None without one."""
+    digest = bearer_digest()
+    return None if digest is None else {"digest": digest, "now": utcnow()}
 
 
 def authenticate_bearer():

@@ -5,7 +5,7 @@ from flask import current_app, g, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import Unauthorized
 
-from notes_service.api import api_route, token_digest
+from notes_service.api import api_route, bearer_digest
 from notes_service.audit.services import record
 from notes_service.auth.schemas import (
     PasswordChangeSchema,
@@ -30,14 +30,10 @@ def create_token(data):
     return {"token": token, "expires_at": expires_at}
 
 
-def _bearer_digest() -> str:
-    return token_digest(request.headers["Authorization"].partition(" ")[2].strip())
-
-
 @api_route("/auth/token/revoke", "POST", summary="Revoke this token (or every token of yours)",
            tag="auth", body=TokenRevokeSchema, response=RevokedSchema, errors=(401, 422))
 def revoke_token(data):
-    count = revoke_tokens(g.actor, None if data["all"] else _bearer_digest())
+    count = revoke_tokens(g.actor, None if data["all"] else bearer_digest())
     record(g.actor, "token_revoke", "auth", detail=f"revoked {count} API token(s)")
     return {"revoked": count}
 
