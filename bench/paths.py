@@ -263,8 +263,9 @@ def inside(database: str, fixture: dict, repeat: int) -> dict:
 def chart_miss(app, client, headers: dict, fixture: dict, fmt: str, repeat: int) -> dict:
     """A chart cache miss (the pain chart, 800×400) against the bare render of the same chart.
 
-    - **path**: the whole request with the chart cache emptied (the progress memo kept, as
-      after the patient page that links the chart; ``cold_p50`` empties it too);
+    - **path**: the whole request with the chart cache emptied (the plan's progress kept, as
+      after the patient page that links the chart or another chart of the plan; ``cold_p50``
+      empties the progress memos too);
     - **floor**: ``Figure.savefig`` (draw and encode, through :func:`charts.save_figure`, the
       call the chart code makes) of the very figure :func:`charts.measure_figure` builds from
       the same already-loaded series, band, plan dates, size and format: no request, database,
@@ -297,7 +298,8 @@ def chart_miss(app, client, headers: dict, fixture: dict, fmt: str, repeat: int)
         args = {"plan_start": plan.start_date, "plan_end": plan.end_date, "fmt": fmt,
                 "width": 800, "height": 400, "band": chart_responses.pain_band(by_key)}
         mp = by_key[("pain", None)]
-        memo = getattr(services, "PROGRESS_MEMO", None)
+        memos = [getattr(services, name) for name in ("PROGRESS_MEMO", "CHART_SOURCES")
+                 if hasattr(services, name)]
         db.session.rollback()
     chart_responses.CHART_CACHE.clear()
     response = client.get(url, headers=headers)
@@ -321,8 +323,9 @@ def chart_miss(app, client, headers: dict, fixture: dict, fmt: str, repeat: int)
 
     def request(lap: dict, name: str, cold: bool = False) -> None:
         chart_responses.CHART_CACHE.clear()
-        if cold and memo is not None:
-            memo.clear()
+        if cold:
+            for memo in memos:
+                memo.clear()
         started = clock()
         assert client.get(url, headers=headers).status_code == 200
         lap[name] = ms(started)

@@ -190,13 +190,13 @@ def measure_figure(
 
     :func:`save_figure` then draws and encodes it exactly as :func:`measure_chart` does, which
     only adds the SVG's title, description and marker labels: the benchmark times that as the
-    bare ``Figure`` render of the same chart. The figure is the caller's: no chart draws on it
-    afterwards (only :func:`measure_chart` hands its figures back).
+    bare ``Figure`` render of the same chart. The figure is the caller's: a fresh copy of the
+    blank, never one of the spares :func:`measure_chart` draws on (it takes none from it).
     """
     _check(fmt, width, height, dpi)
     with _chart_rc():
         return _measure_figure(progress, plan_start, plan_end, fmt, width, height, dpi,
-                               patient_friendly, band)
+                               patient_friendly, band, spare=False)
 
 
 def save_figure(fig: Figure, fmt: str) -> bytes:
@@ -339,8 +339,10 @@ def _figure(width: int, height: int, dpi: int, fmt: str) -> Figure:
 
 def _measure_figure(progress: MeasureProgress, plan_start: date, plan_end: date, fmt: str,
                     width: int, height: int, dpi: int, patient_friendly: bool,
-                    band: tuple[Sequence[Point], Sequence[Point]] | None) -> Figure:
-    """The measure chart's figure, built under the charts' rc settings (the caller's)."""
+                    band: tuple[Sequence[Point], Sequence[Point]] | None, *,
+                    spare: bool = True) -> Figure:
+    """The measure chart's figure, built under the charts' rc settings (the caller's), on a
+    spare blank if ``spare`` and one is kept."""
     m = progress.catalog
     colour = MEASURE_COLOURS[progress.measure]
     band_values = _band_values(band) if band is not None else None
@@ -350,7 +352,7 @@ def _measure_figure(progress: MeasureProgress, plan_start: date, plan_end: date,
     # the value axis and the legend.
     layout = (width, height, dpi, fmt, 62 if has_legend else 48, _y_limits(m), _y_step(m, 7),
               _y_label(m, patient_friendly), colour, legend)
-    fig = _blank(("measure", *layout), lambda: _measure_blank(*layout))
+    fig = _blank(("measure", *layout), lambda: _measure_blank(*layout), spare=spare)
     ax = fig.axes[0]
     lo, hi = _x_range(progress, plan_start, plan_end, band)
     _x_axis(ax, lo, hi, plan_start)
@@ -393,9 +395,10 @@ _ORIGINS: weakref.WeakKeyDictionary[Figure, tuple[tuple, bytes, frozenset[int]]]
     weakref.WeakKeyDictionary()
 
 
-def _blank(key: tuple, build: Callable[[], Figure]) -> Figure:
+def _blank(key: tuple, build: Callable[[], Figure], *, spare: bool = True) -> Figure:
     """A copy of the blank figure ``build`` makes (under the charts' rc settings), not drawn
-    or drawn on by anyone else: a spare if one is kept, else unpickled afresh."""
+    or drawn on by anyone else: a spare if one is kept (and ``spare``), else unpickled
+    afresh."""
     blob = _BLANKS.get(key)
     if blob is None:
         blob = pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL)
@@ -404,7 +407,7 @@ def _blank(key: tuple, build: Callable[[], Figure]) -> Figure:
             while sum(map(len, _BLANKS.values())) > _BLANKS_KEPT and len(_BLANKS) > 1:
                 _SPARES.pop(old := next(iter(_BLANKS)), None)
                 _BLANKS.pop(old)
-    else:
+    elif spare:
         with _BLANKS_LOCK:
             kept = _SPARES.get(key)
             if kept is not None and kept[0] is blob and kept[1]:

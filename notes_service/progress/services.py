@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -159,6 +159,41 @@ def _memo_keys(plans: list[PlanOfCare], signed_only: bool) -> dict[int, tuple]:
     return {p.id: (_plan_key(p), by_plan.get(p.id), common) for p in plans}
 
 
+#: What a chart is drawn from, by the validator its ETag is made of (see :func:`chart_source`).
+ChartSource = namedtuple("ChartSource", "plan_start plan_end progress")
+
+#: Computed progress (with the plan's dates) by the plan's one-statement validator: its id and
+#: version (which moves with its status, dates and goals), the validator of the notes the
+#: viewer may see, whether that is signed notes only, the clinic's date and settings. That is
+#: everything a chart is drawn from, so a chart's cache miss needs no ORM read
+#: (:func:`chart_source`). Filled when progress is computed and when a chart is rendered; each
+#: entry expires with its progress (a draft turning overdue).
+CHART_SOURCES = Memo(4096)
+
+
+def _source_key(memo_key: tuple) -> tuple | None:
+    """The :data:`CHART_SOURCES` key of a progress memo key (see :func:`_memo_keys`)."""
+    (plan_id, version, *_plan), validators, common = memo_key
+    if validators is None:
+        return None
+    return (plan_id, version, tuple(validators[:3]), *common)
+
+
+def remember_source(memo_key: tuple, source: ChartSource, expires: datetime | None) -> None:
+    """Keep a plan's progress, computed under ``memo_key``, for :func:`chart_source`."""
+    key = _source_key(memo_key)
+    if key is not None:
+        CHART_SOURCES.put(key, source, expires)
+
+
+def chart_source(plan: PlanVersion, signed_only: bool) -> ChartSource | None:
+    """The progress a chart of ``plan`` is drawn from when it is kept, else None: by the plan's
+    validator alone (no statement)."""
+    key = (plan.id, plan.version, tuple(plan.notes), signed_only, clinic_today(),
+           settings_key())
+    return CHART_SOURCES.get(key, utcnow())
+
+
 def _expiry(snapshot: PlanSnapshot, now: datetime) -> datetime | None:
     """When the progress of ``snapshot`` next changes with the clock: a draft turns overdue."""
     hours = current_app.config["PROGRESS_SETTINGS"].get("unsigned_after_hours", 24)
@@ -192,7 +227,10 @@ def memoised_progress(plans: Iterable[PlanOfCare], *, signed_only: bool
     if missing:
         for plan_id, snapshot in load_snapshots(missing, signed_only=signed_only).items():
             progress = compute(snapshot)
-            PROGRESS_MEMO.put(keys[plan_id], progress, _expiry(snapshot, now))
+            expires = _expiry(snapshot, now)
+            PROGRESS_MEMO.put(keys[plan_id], progress, expires)
+            remember_source(keys[plan_id], ChartSource(snapshot.start_date, snapshot.end_date,
+                                                       progress), expires)
             result[plan_id] = progress
     return result, keys
 

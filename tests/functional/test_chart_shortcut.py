@@ -1,7 +1,7 @@
-"""A chart's 304 or cached answer through the API comes from the validator alone (the routes'
-``shortcut``): three statements, no ORM session or user object, the same audit row as the full
-path; anything else (a bad or missing token, a bad query, a denied plan, a cache miss) goes the
-full path, with its usual answer."""
+"""A chart's 304, cached answer or cache miss whose progress is kept comes through the API from
+the validator alone (the routes' ``shortcut``): three statements, no ORM session or user object,
+the same audit row and bytes as the full path; anything else (a bad or missing token, a bad
+query, a denied plan, a miss with nothing kept) goes the full path, with its usual answer."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from conftest import lapse_token, make_account
 from notes_service import api as api_module
+from notes_service.memo import clear_all
 from notes_service.progress import chart_responses
 from test_progress_api import add_visit, make_plan
 
@@ -30,13 +31,14 @@ def plan(api):
     return patient_id, plan_id
 
 
+def _refused():
+    raise AssertionError("the full path ran")
+
+
 @pytest.fixture
 def no_orm_sign_in(monkeypatch):
     """Fail any request that authenticates the full way (the ORM user of the token)."""
-    def refused():
-        raise AssertionError("the full path ran")
-
-    monkeypatch.setattr(api_module, "authenticate_bearer", refused)
+    monkeypatch.setattr(api_module, "authenticate_bearer", _refused)
 
 
 @pytest.mark.parametrize("url", ["charts/pain.svg", "charts/slr.png?side=left&width=640",
@@ -49,11 +51,7 @@ def test_304_and_cache_hit_skip_the_full_path(api, plan, url, count_queries, aud
     etag = first.headers["ETag"]
     full = [row for row in audit_log.new() if row["kind"] == "chart"]
     assert len(full) == 1  # (and the progress it was drawn from)
-
-    def refused():
-        raise AssertionError("the full path ran")
-
-    monkeypatch.setattr(api_module, "authenticate_bearer", refused)
+    monkeypatch.setattr(api_module, "authenticate_bearer", _refused)
     with count_queries() as counter:
         not_modified = api.get(f"/api/v1/plans/{plan_id}/{url}",
                                headers={"If-None-Match": etag})
@@ -76,11 +74,70 @@ def test_304_and_cache_hit_skip_the_full_path(api, plan, url, count_queries, aud
     assert expected["patient_id"] == patient_id and expected["object_id"] == plan_id
 
 
-def test_a_cache_miss_goes_the_full_path(api, plan, no_orm_sign_in):
+def test_a_miss_with_nothing_kept_goes_the_full_path(api, plan, no_orm_sign_in):
     _, plan_id = plan
-    chart_responses.CHART_CACHE.clear()
+    clear_all()
     with pytest.raises(AssertionError, match="the full path ran"):
         api.get(f"/api/v1/plans/{plan_id}/charts/pain.svg")
+
+
+def _chart_row(rows: list[dict]) -> dict:
+    (row,) = [row for row in rows if row["kind"] == "chart"]
+    return {key: row[key] for key in AUDITED}
+
+
+@pytest.mark.parametrize("url", ["charts/pain.svg", "charts/slr.png?side=left&width=640",
+                                 "charts/overview.svg"])
+@pytest.mark.parametrize("kept_by", ["another chart", "progress"])
+def test_a_miss_is_drawn_from_the_kept_progress(api, plan, url, kept_by, count_queries,
+                                                audit_log, monkeypatch):
+    """Once a plan's progress is computed (for any chart of it, or its progress), a chart it
+    has not drawn yet comes from the validator alone: the bytes and audit row of the full
+    path, and no series read."""
+    _, plan_id = plan
+    clear_all()  # the full path, from nothing kept
+    audit_log.mark()
+    reference = api.get(f"/api/v1/plans/{plan_id}/{url}")
+    assert reference.status_code == 200
+    expected = _chart_row(audit_log.new())
+    clear_all()
+    filler = "charts/pain.png?width=480" if kept_by == "another chart" else "progress"
+    assert api.get(f"/api/v1/plans/{plan_id}/{filler}").status_code == 200
+    monkeypatch.setattr(api_module, "authenticate_bearer", _refused)
+    audit_log.mark()
+    with count_queries() as counter:
+        drawn = api.get(f"/api/v1/plans/{plan_id}/{url}")
+    assert drawn.status_code == 200 and drawn.data == reference.data
+    assert drawn.headers["ETag"] == reference.headers["ETag"]
+    assert drawn.mimetype == reference.mimetype
+    reads = [s for s in counter.statements if not s.startswith("SELECT pg_advisory_xact_lock")]
+    assert len(reads) == 3, counter.statements
+    assert not any("measurements" in s for s in counter.statements)
+    assert [{key: row[key] for key in AUDITED} for row in audit_log.new()] == [expected]
+    # Kept for the next request: a cache hit.
+    assert api.get(f"/api/v1/plans/{plan_id}/{url}").data == reference.data
+
+
+def test_the_patient_is_never_drawn_the_clinicians_progress(app, api, plan, as_account):
+    """Progress kept for a clinician (drafts included) is not what a patient's chart is drawn
+    from, nor the other way round: each is drawn what a fresh render gives them."""
+    patient_id, plan_id = plan
+    patient = as_account(make_account(app, "kept.patient@example.org", "patient",
+                                      patient_id=patient_id))
+    url = f"/api/v1/plans/{plan_id}/charts/pain.svg"
+    add_visit(api, plan_id, date.today(), [{"measure": "pain", "value": 1}])  # a draft
+
+    def fresh(who):
+        clear_all()
+        return who.get(url).data
+
+    staff, own = fresh(api), fresh(patient)
+    assert staff != own
+    for first, then, expected in ((api, patient, own), (patient, api, staff)):
+        clear_all()
+        assert first.get(url.replace("svg", "png")).status_code == 200  # keeps its progress
+        chart_responses.CHART_CACHE.clear()
+        assert then.get(url).data == expected
 
 
 def test_new_data_changes_the_known_answer(api, plan):

@@ -251,3 +251,52 @@ def test_the_visit_list_shows_assessments_to_patients_only_where_the_clinic_shar
     assert all(n["assessment"] for n in visit_list(portal, plan_id))
     monkeypatch.setitem(app.config, "PORTAL_SHOWS_ASSESSMENT", False)
     assert all(n["assessment"] is None for n in visit_list(portal, plan_id))
+
+
+def _chart(who, plan_id) -> bytes:
+    from notes_service.progress import chart_responses
+
+    chart_responses.CHART_CACHE.clear()  # drawn again, from the progress kept if any
+    response = who.get(f"/api/v1/plans/{plan_id}/charts/pain.svg")
+    assert response.status_code == 200
+    return response.data
+
+
+@pytest.mark.parametrize("change", ["new draft", "changed draft", "signed", "goal", "hold",
+                                    "clinic day", "overdue"])
+def test_a_chart_drawn_from_kept_progress_follows_every_change(app, api, monkeypatch, change):
+    """A chart a cache miss draws from the progress kept by the plan's validator is, after
+    every kind of change, the chart drawn from scratch, for the clinician and the patient."""
+    patient_id, plan_id, _ = build_plan(api)
+    portal = api.__class__(api.client, make_account(app, "chart.patient@example.org", "patient",
+                                                     patient_id=patient_id))
+    note = add_visit(api, plan_id, 1, 3, sign=False)
+    before = {who: _chart(who, plan_id) for who in (api, portal)}  # keeps their progress
+    if change == "new draft":
+        add_visit(api, plan_id, 0, 8, sign=False)
+    elif change == "changed draft":
+        assert api.patch(f"/api/v1/visits/{note['id']}", json={
+            "version": note["version"],
+            "measurements": [{"measure": "pain", "value": 9}]}).status_code == 200
+    elif change == "signed":
+        assert api.post(f"/api/v1/visits/{note['id']}/sign", json={}).status_code == 200
+    elif change in ("goal", "hold"):
+        plan = api.get(f"/api/v1/plans/{plan_id}").get_json()
+        body = ({"goals": [{"measure": "pain", "target": 4}]} if change == "goal"
+                else {"status": "on_hold"})
+        assert api.patch(f"/api/v1/plans/{plan_id}",
+                         json={"version": plan["version"], **body}).status_code == 200
+    elif change == "clinic day":
+        later = services.clinic_today() + timedelta(days=60)
+        monkeypatch.setattr(services, "clinic_today", lambda: later)
+    else:
+        later = utcnow() + timedelta(hours=25)
+        monkeypatch.setattr(services, "utcnow", lambda: later)
+    after = {who: _chart(who, plan_id) for who in (api, portal)}
+    for who in (api, portal):
+        clear_all()
+        assert after[who] == _chart(who, plan_id)
+    if change in ("new draft", "changed draft", "goal"):
+        assert after[api] != before[api]
+    if change == "signed":
+        assert after[portal] != before[portal]

@@ -109,8 +109,10 @@ def test_charts_of_a_layout_are_drawn_on_the_one_spare(spares):
 def test_measure_figure_hands_out_a_figure_no_chart_draws_on_again(spares):
     kwargs = {"fmt": "png", "band": (WORST, LEAST), **PLAN}
     measure_chart(PLATEAU, **kwargs)
-    figure = measure_figure(IMPROVING, **kwargs)  # the spare: the caller's now
-    assert not any(figures for _, figures in charts._SPARES.values())
+    (before,) = [list(figures) for _, figures in charts._SPARES.values()]
+    figure = measure_figure(IMPROVING, **kwargs)  # a fresh copy: the spare stays for charts
+    assert [list(figures) for _, figures in charts._SPARES.values()] == [before]
+    assert figure not in before
     measure_chart(PLATEAU, **kwargs)
     assert all(figure not in figures for _, figures in charts._SPARES.values())
     assert save_figure(figure, "png") == measure_chart(IMPROVING, **kwargs)
