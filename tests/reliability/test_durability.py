@@ -108,13 +108,19 @@ def test_sqlite_connection_settings(app):
 
 @contextmanager
 def sqlite_trace(application):
-    """Every statement SQLite runs on the app's connections (BEGIN and PRAGMA included)."""
+    """Every statement SQLite runs on the app's connections (BEGIN and PRAGMA included), but
+    the setting of how long to wait for the write lock (see
+    :func:`test_a_contended_write_lock_is_taken_as_soon_as_it_is_free`)."""
     seen: list[str] = []
     with application.app_context():
         engine = db.engine
 
+    def seen_unless_wait(statement: str) -> None:
+        if not statement.startswith("PRAGMA busy_timeout"):  # how long to wait, see below
+            seen.append(statement)
+
     def traced(dbapi_connection, _record):
-        dbapi_connection.set_trace_callback(seen.append)
+        dbapi_connection.set_trace_callback(seen_unless_wait)
 
     engine.dispose()  # new connections only, each traced from its first statement
     sa.event.listen(engine, "connect", traced)
@@ -358,6 +364,54 @@ def test_sqlite_locked_past_the_busy_timeout_answers_503_then_recovers(tmp_path)
         again = api.post(f"/api/v1/plans/{plan['id']}/visits",
                          json={"visit_date": iso_day(1), "subjective": "unlocked"})
         assert again.status_code == 201
+
+
+@pytest.mark.parametrize("route", ["write", "read"])
+def test_a_contended_write_lock_is_taken_as_soon_as_it_is_free(tmp_path, monkeypatch, route):
+    """Another connection holds SQLite's write lock: a write (or a read's audit row) takes it
+    at its next quick try once it is free, 50 µs later, rather than after SQLite's busy handler
+    sleeps (1 ms, then 2, 5, 10 ms…); the busy timeout is back to 5 s afterwards."""
+    from notes_service import extensions
+
+    path = tmp_path / "contended.db"
+    with migrated(f"sqlite:///{path}") as application:
+        api, plan = _chart(application)
+        blocker = sqlite3.connect(path, isolation_level=None)
+        pauses = []
+
+        def pause(seconds):
+            pauses.append(seconds)
+            if len(pauses) == 3:
+                blocker.execute("ROLLBACK")  # the other transaction ends
+
+        def timeout_at_checkin(dbapi_connection, _record):
+            timeouts.append(dbapi_connection.execute("PRAGMA busy_timeout").fetchone()[0])
+
+        timeouts = []
+        monkeypatch.setattr(extensions, "_pause", pause)
+        with application.app_context():
+            engine = db.engine
+        sa.event.listen(engine, "checkin", timeout_at_checkin)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            if route == "write":
+                response = api.post(f"/api/v1/plans/{plan['id']}/visits",
+                                    json={"visit_date": iso_day(1), "subjective": "quick"})
+                assert response.status_code == 201, response.get_json()
+            else:
+                assert api.get(f"/api/v1/plans/{plan['id']}/visits").status_code == 200
+        finally:
+            sa.event.remove(engine, "checkin", timeout_at_checkin)
+            if blocker.in_transaction:
+                blocker.execute("ROLLBACK")
+            blocker.close()
+        assert pauses == [0.00005, 0.0001, 0.0002]
+        assert timeouts and set(timeouts) == {5000}
+        if route == "read":
+            with application.app_context():
+                last = db.session.execute(sa.text(
+                    "SELECT action, kind FROM audit_events ORDER BY id DESC LIMIT 1")).one()
+                assert tuple(last) == ("list", "visit")
 
 
 def test_retry_rules():
