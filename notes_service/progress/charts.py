@@ -628,7 +628,11 @@ def _date_ticks(ax, plan_start: date, lo: date, hi: date) -> None:
             ax.xaxis.set_minor_locator(FixedLocator(
                 _nums(w for w in weeks if lo <= w <= hi and w not in ticks)))
     else:
-        locator = mdates.AutoDateLocator(minticks=3, maxticks=room)
+        # Short labels ("Mar", "2026"): four fit even a narrow chart. Yearly ticks are too few
+        # below 3 years and 6-monthly ones too many over 2: without yearly multiples of months
+        # matplotlib finds no interval (and warns). A smaller one that fits is chosen first.
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=max(4, room))
+        locator.intervald[mdates.MONTHLY] = [1, 2, 3, 4, 6, 12]
         ax.xaxis.set_major_locator(locator)
     # The year is in the subtitle; no offset text that would need its own margin.
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(
@@ -757,9 +761,11 @@ def _subtitle_parts(mp: MeasureProgress, plan_start: date, plan_end: date,
     series = mp.series
     if series:
         if len(series) > 1:
+            first, last = series[0].day, series[-1].day
+            # The years only when they differ (a plan over New Year, a long maintenance plan).
+            year = first.year != last.year
             parts.append(f"{fmt(series[0].pre)} → {fmt(series[-1].pre)} "
-                         f"({format_day(series[0].day, year=False)} – "
-                         f"{format_day(series[-1].day, year=False)})")
+                         f"({format_day(first, year=year)} – {format_day(last, year=year)})")
         else:
             parts.append(f"{fmt(series[0].pre)} on {format_day(series[0].day, year=False)}")
     if mp.goal_target is not None:

@@ -385,6 +385,26 @@ def test_the_axes_hold_day_numbers_with_dates_as_tick_labels():
     assert {"2 Mar", "16 Mar", "30 Mar", "13 Apr"} <= set(labels)
 
 
+@pytest.mark.parametrize("days", [300, 400, 800, 1500])
+@pytest.mark.parametrize("width, height", [(320, 200), (480, 240), (800, 400)])
+def test_long_series_get_date_ticks_at_every_size(days, width, height):
+    """A long maintenance plan on a narrow chart: matplotlib finds a tick interval (it warns,
+    an error under pytest, when it cannot), at least two dated ticks, and the subtitle's span
+    carries the years when they differ."""
+    start = date(2025, 1, 6)
+    end = start + timedelta(days=days)
+    mp = measure_progress("pain", None, [Point(start + timedelta(days=d), 7 - d / 400, None)
+                                         for d in range(0, days + 1, 20)], 2.0, plan_end=end)
+    labels = texts(svg_root(measure_chart(mp, fmt="svg", width=width, height=height,
+                                          plan_start=start, plan_end=end)))
+    ticks = [t for t in labels if re.fullmatch(r"\d{4}|[A-Z][a-z]{2}|\d{1,2} [A-Z][a-z]{2}", t)]
+    assert len(ticks) >= 2, labels
+    last = mp.series[-1].day
+    if last.year != start.year:
+        assert any(f"6 Jan 2025 – {last.day} {last:%b} {last.year}" in t for t in labels), labels
+    overview_chart([mp], plan_start=start, plan_end=end, fmt="svg", width=max(480, width))
+
+
 @pytest.mark.parametrize("code", sorted(MEASURES))
 def test_value_ticks_are_the_step_multiples_within_the_axis(code):
     m = MEASURES[code]
