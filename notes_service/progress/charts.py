@@ -348,13 +348,18 @@ def _measure_figure(progress: MeasureProgress, plan_start: date, plan_end: date,
     band_values = _band_values(band) if band is not None else None
     legend = _legend_entries(progress, band_values, patient_friendly)
     has_legend = band is not None or any(p.post is not None for p in progress.points)
+    width_pt = width / dpi * 72
+    # A narrow chart (a phone) stacks the legend's entries in as many rows as they need.
+    cols = _legend_columns(legend, width_pt - _LEFT - 8) if legend else 1
+    rows = -(-len(legend) // cols) if legend else 1
     # The blank holds everything that depends on these alone: the axes and their styling,
     # the value axis and the legend.
-    layout = (width, height, dpi, fmt, 62 if has_legend else 48, _y_limits(m), _y_step(m, 7),
-              _y_label(m, patient_friendly), colour, legend)
+    layout = (width, height, dpi, fmt, 48 + 14 * rows if has_legend else 48, _y_limits(m),
+              _y_step(m, 7), _y_label(m, patient_friendly), colour, legend, cols)
     fig = _blank(("measure", *layout), lambda: _measure_blank(*layout), spare=spare)
     ax = fig.axes[0]
     lo, hi = _x_range(progress, plan_start, plan_end, band)
+    hi = _room_for_latest(progress, lo, hi, width_pt - _LEFT - _RIGHT)
     _x_axis(ax, lo, hi, plan_start)
     _vspan(ax, plan_start, plan_end + timedelta(days=1), color=_PLAN_FILL, lw=0, zorder=0)
     _highlight_window(ax, progress, patient_friendly)
@@ -474,18 +479,22 @@ def _give_back(fig: Figure) -> None:
             _SPARES.pop(next(iter(_SPARES)))
 
 
+#: The measure chart's left and right margins, in points.
+_LEFT, _RIGHT = 50, 22
+
+
 def _measure_blank(width: int, height: int, dpi: int, fmt: str, top: float,
                    y_limits: tuple[float, float], y_step: float, y_label: str, colour: str,
-                   legend: tuple[tuple[str, str], ...]) -> Figure:
+                   legend: tuple[tuple[str, str], ...], cols: int) -> Figure:
     fig = _figure(width, height, dpi, fmt)
     ax = fig.add_subplot()
     _style_axes(ax, compact=False)
-    _margins(fig, left=50, right=22, top=top, bottom=22)
+    _margins(fig, left=_LEFT, right=_RIGHT, top=top, bottom=22)
     ax.set_ylim(*y_limits)
     ax.yaxis.set_major_locator(FixedLocator(_y_ticks(y_limits, y_step)))
     ax.set_ylabel(y_label, fontsize=8.5, labelpad=6)
     if legend:
-        _legend(ax, legend, colour)
+        _legend(ax, legend, colour, cols)
     return fig
 
 
@@ -978,7 +987,38 @@ def _legend_entries(mp: MeasureProgress, band_values: tuple[list[date], dict, di
     return tuple(entries) if len(entries) >= 2 else ()
 
 
-def _legend(ax, entries: tuple[tuple[str, str], ...], colour: str) -> None:
+#: The measure chart's legend: font size, and handle length, gap to the label and space
+#: between columns, in font sizes.
+_LEGEND_SIZE, _HANDLE, _HANDLE_PAD, _COLUMN_SPACE = 8.5, 1.8, 0.5, 1.4
+
+
+def _legend_columns(entries: tuple[tuple[str, str], ...], room: float) -> int:
+    """The most columns (all entries in one row when they fit) whose legend is at most
+    ``room`` points wide. Entries fill columns as Matplotlib fills them (the first columns
+    one longer)."""
+    widths = [(_HANDLE + _HANDLE_PAD) * _LEGEND_SIZE + _text_width(label, _LEGEND_SIZE)
+              for _, label in entries]
+    for cols in range(len(entries), 1, -1):
+        columns = [list(column) for column in np.array_split(np.array(widths), cols)]
+        if sum(map(max, columns)) + _COLUMN_SPACE * _LEGEND_SIZE * (cols - 1) <= room:
+            return cols
+    return 1
+
+
+def _room_for_latest(mp: MeasureProgress, lo: date, hi: date, axes_width: float) -> date:
+    """The end of the date axis, moved right by whole days when the latest value's label (drawn
+    right of the last point, see :func:`_draw_series`) would run past the right margin."""
+    if not mp.series:
+        return hi
+    last = mp.series[-1]
+    past_axes = 7 + _text_width(mp.catalog.format_value(last.pre), 9.5, "bold") - _RIGHT + 6
+    share = past_axes / axes_width if axes_width > 0 else 0
+    if past_axes <= 0 or not 0 < share < 0.5 or (hi - last.day).days >= share * (hi - lo).days:
+        return hi
+    return lo + timedelta(days=math.ceil((last.day - lo).days / (1 - share)))
+
+
+def _legend(ax, entries: tuple[tuple[str, str], ...], colour: str, cols: int) -> None:
     """The legend above the plot, from stand-ins styled as the chart's artists are."""
     handles = []
     for kind, label in entries:
@@ -989,9 +1029,9 @@ def _legend(ax, entries: tuple[tuple[str, str], ...], colour: str) -> None:
         else:
             handles.append(Line2D([], [], **style, label=label))
     ax.legend(handles, [label for _, label in entries], loc="lower left",
-              bbox_to_anchor=(0, 1.0), ncols=len(handles), frameon=False, borderaxespad=0.3,
-              handlelength=1.8, columnspacing=1.4, handletextpad=0.5, fontsize=8.5,
-              labelcolor=_MUTED)
+              bbox_to_anchor=(0, 1.0), ncols=cols, frameon=False, borderaxespad=0.3,
+              handlelength=_HANDLE, columnspacing=_COLUMN_SPACE, handletextpad=_HANDLE_PAD,
+              fontsize=_LEGEND_SIZE, labelcolor=_MUTED)
 
 
 def _figure_legend_entries(measures: Sequence[MeasureProgress],

@@ -40,7 +40,7 @@ from notes_service.reports.models import ProgressReport
 from notes_service.visits.models import Measurement, VisitNote
 
 #: Bump when chart drawing changes, so cached charts and ETags change with it.
-CHART_REVISION = "3"
+CHART_REVISION = "4"
 
 
 def signed_only_for(actor: User | None) -> bool:

@@ -405,6 +405,37 @@ def test_long_series_get_date_ticks_at_every_size(days, width, height):
     overview_chart([mp], plan_start=start, plan_end=end, fmt="svg", width=max(480, width))
 
 
+def _drawn(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    with charts._chart_rc():
+        fig.draw(renderer)
+    return renderer
+
+
+@pytest.mark.parametrize("width, height", [(320, 200), (420, 320), (800, 400), (1600, 800)])
+@pytest.mark.parametrize("friendly", [False, True])
+def test_the_legend_and_the_latest_value_stay_inside_the_image(width, height, friendly):
+    """A phone-sized chart stacks its legend's entries in rows instead of cutting the last one
+    off, and a visit on the plan's last day still leaves room for its value's label."""
+    end = START + timedelta(days=55)
+    points = [Point(START + timedelta(days=d), 8 - d / 10, 7 - d / 10) for d in range(0, 56, 5)]
+    points.append(Point(end, 2.5, 2.0))
+    mp = measure_progress("pain", None, points, 2.0, plan_end=end)
+    fig = measure_figure(mp, plan_start=START, plan_end=end, width=width, height=height,
+                         patient_friendly=friendly, band=(points, points))
+    renderer = _drawn(fig)
+    legend = fig.axes[0].get_legend()
+    boxes = [text.get_window_extent(renderer) for text in legend.get_texts()]
+    assert len(boxes) == 3 and all(0 <= b.x0 and b.x1 <= fig.bbox.width for b in boxes)
+    if width >= 800:
+        assert len({round(b.y0) for b in boxes}) == 1  # one row, as before
+    (latest,) = [t for t in fig.axes[0].texts if t.get_gid() == "latest-value"]
+    assert latest.get_text() == "2.5/10"
+    assert latest.get_window_extent(renderer).x1 <= fig.bbox.width - 2
+
+
 @pytest.mark.parametrize("code", sorted(MEASURES))
 def test_value_ticks_are_the_step_multiples_within_the_axis(code):
     m = MEASURES[code]
