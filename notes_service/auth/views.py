@@ -44,7 +44,9 @@ def load_user(user_id: str) -> User | None:
     record = g.session_record
     if not user_id.isdigit() or record is None or record.user_id != int(user_id):
         return None
-    user = db.session.get(User, int(user_id))
+    user = g.get("session_user")  # read with the record: the one in the identity map
+    if user is None or user.id != record.user_id:
+        user = db.session.get(User, int(user_id))
     return user if user is not None and user.active else None
 
 

@@ -16,9 +16,12 @@ from functools import cache
 
 from flask import current_app, g, has_request_context, request
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_dict
 
 from notes_service.db_types import utcnow
 from notes_service.extensions import db
+from notes_service.prepared import Prepared
 from notes_service.security.models import UserSession
 
 #: Session-cookie key of the random session id.
@@ -53,12 +56,72 @@ def _limits() -> tuple[timedelta, timedelta]:
 
 @cache
 def _statement():
-    """A session record with its user, in one statement built once (the user loader then
+    """A session record with its user, in one ORM statement built once (the user loader then
     finds the user in the session's identity map)."""
     from notes_service.auth.models import User
 
     return (select(UserSession, User).outerjoin(User, User.id == UserSession.user_id)
             .where(UserSession.id_hash == bindparam("id_hash")))
+
+
+@cache
+def _column_keys(model) -> tuple[str, ...]:
+    """The keys of ``model``'s column attributes, in the mapper's order (its primary key's
+    first)."""
+    return tuple(attr.key for attr in model.__mapper__.column_attrs)
+
+
+@cache
+def _row_statement() -> Prepared:
+    """The columns of :func:`_statement`'s two objects (the user's null without one), run on the
+    driver's cursor (:mod:`notes_service.prepared`): SQLAlchemy's execution of the ORM
+    statement and its loading of the two objects cost several times the statement itself, on
+    every request of a signed-in browser."""
+    from notes_service.auth.models import User
+
+    def build():
+        columns = [getattr(model, key) for model in (UserSession, User)
+                   for key in _column_keys(model)]
+        return (select(*columns).outerjoin(User, User.id == UserSession.user_id)
+                .where(UserSession.id_hash == bindparam("id_hash")))
+
+    return Prepared(build)
+
+
+def _as_loaded(session, model, values):
+    """A persistent ``model`` object of ``session`` holding ``values`` (of its column
+    attributes, in the mapper's order), as a query would have loaded it: made without calling
+    its ``__init__``, every column loaded and committed, no history (a change is flushed as an
+    UPDATE of that column)."""
+    obj = model.__mapper__.class_manager.new_instance()
+    instance_dict(obj).update(zip(_column_keys(model), values))
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def _read(sid: str):
+    """The session record of ``sid`` and its user (either None when not found), as objects of
+    the request's ORM session.
+
+    A session holding no object yet (every request, when the hooks check the session) has
+    them read as rows and attached as loaded; one that does (a request inside an app context
+    that already loaded objects, as in tests) runs the ORM statement, which reconciles the row
+    with the objects it holds (and flushes pending changes first).
+    """
+    from notes_service.auth.models import User
+
+    session = db.session()
+    if session.identity_map or session.new:
+        row = session.execute(_statement(), {"id_hash": digest(sid)}).one_or_none()
+        return (row[0], row[1]) if row is not None else (None, None)
+    row = _row_statement().first(session.connection(), {"id_hash": digest(sid)})
+    if row is None:
+        return None, None
+    width = len(_column_keys(UserSession))
+    record = _as_loaded(session, UserSession, row[:width])
+    user = _as_loaded(session, User, row[width:]) if row[width] is not None else None
+    return record, user
 
 
 def check_session(sid, user_id, cookie_last_seen: datetime | None = None
@@ -70,12 +133,11 @@ def check_session(sid, user_id, cookie_last_seen: datetime | None = None
     """
     if not isinstance(sid, str) or not sid or not str(user_id).isdigit():
         return UNKNOWN, None
-    row = db.session.execute(_statement(), {"id_hash": digest(sid)}).one_or_none()
-    found = row[0] if row is not None else None
-    if row is not None and row[1] is not None and has_request_context():
+    found, user = _read(sid)
+    if user is not None and has_request_context():
         # The identity map holds objects weakly: kept here, the user loader finds this user
         # there instead of reading it again.
-        g.session_user = row[1]
+        g.session_user = user
     if found is None or found.revoked_at is not None or found.user_id != int(user_id):
         return UNKNOWN, found
     idle, lifetime = _limits()
