@@ -16,10 +16,11 @@ from notes_service.patients.services import (
     read_patient,
     update_patient,
 )
-from notes_service.progress.views import progress_context
+from notes_service.progress.views import focus_context, progress_context
 from notes_service.web.forms import FormState, map_errors
 from notes_service.web.fragments import (
     Fragment,
+    Same,
     render_fragment,
     render_in_layout,
     row_key,
@@ -98,7 +99,7 @@ def detail(patient_id: int):
     patient, plans, history = page.patient, page.plans, page.history
     can_write = user.is_clinician and any(member.id == user.id for member in page.care_team)
     active = next((p for p in plans if p.status == "active"), None)
-    progress = progress_context(plans, focus=active, fragment={"heading": 3, "collapsed": True},
+    progress = progress_context(plans, focus=active, panels=False,
                                 validators=page.progress_validators)
 
     def context() -> dict:
@@ -107,7 +108,7 @@ def detail(patient_id: int):
         for note in history.notes:  # newest first
             counts[note.plan_id] = counts.get(note.plan_id, 0) + 1
             last_visit.setdefault(note.plan_id, note.visit_date)
-        return {
+        parts = {
             "patient": patient, "care_team": page.care_team, "plans": plans, "active": active,
             "owners": page.owners,
             "plans_by_id": {p.id: p for p in plans}, "counts": counts,
@@ -116,6 +117,10 @@ def detail(patient_id: int):
             "history_html": history_html(history, plans, can_write), "reports": page.reports,
             "reported": page.diary, "weeks": {p.id: plan_week(p, today) for p in plans},
             **progress}
+        if active is not None:  # its charts' parts, made only for a render
+            parts.update(focus_context(active, progress["focus_progress"],
+                                       fragment={"heading": 3, "collapsed": True}))
+        return parts
 
     key = content_key(page, progress, today=today, role=user.role, can_write=can_write)
     content = render_fragment("patients/_detail.html", key, context, encoded=True)
@@ -133,15 +138,17 @@ def content_key(page: PatientPage, progress: dict, *, today, role: str, can_writ
 
     The plans by all their columns and their goals' (and their owner's name), the
     patient and the rows of the care team, visit history, reports and diary as shown, the
-    goals' baseline and latest values, the engine's measures and flags of each plan, the
-    clinic's day and time zone, and the viewer's role and write right.
+    goals' baseline and latest values, the engine's measures (each by identity,
+    :class:`~notes_service.web.fragments.Same`: the memo's very objects while the progress
+    does not change) and flags of each plan, the clinic's day and time zone, and the viewer's
+    role and write right.
     """
     return (
         page.patient, page.care_team,
         tuple((row_key(plan), page.owners.get(plan.id)) for plan in page.plans),
         tuple(page.history.notes), tuple(page.history.baseline.items()),
         tuple(page.history.latest.items()), page.reports, page.diary,
-        tuple((plan_id, tuple(measures.values()))
+        tuple((plan_id, tuple(map(Same, measures.values())))
               for plan_id, measures in progress["progress_by_plan"].items()),
         tuple((plan_id, tuple(flags)) for plan_id, flags in progress["flags_by_plan"].items()),
         today, current_app.config.get("CLINIC_TIMEZONE"), role, can_write)

@@ -305,17 +305,37 @@ def measures_html(plan: PlanOfCare, progress: PlanProgress, *, heading: int = 3,
         "panels": measure_panels(plan, progress), "heading": heading, "collapsed": collapsed})
 
 
+def focus_context(focus: PlanOfCare, progress: PlanProgress, *,
+                  fragment: dict | None = None) -> dict:
+    """Template context of the focus plan's progress parts: ``panels`` (measure sections) or,
+    with ``fragment`` (the ``heading`` and ``collapsed`` of :func:`measures_html`), the cached
+    fragment ``measures_html`` instead; and the overview chart's URL, size and alt text."""
+    context = {}
+    if fragment is not None:
+        context["measures_html"] = measures_html(focus, progress, **fragment)
+    else:
+        context["panels"] = measure_panels(focus, progress)
+    count = len(progress.measures)
+    context["overview"] = {
+        "url": url_for("progress.overview_chart", plan_id=focus.id, fmt="svg",
+                       width=OVERVIEW_WIDTH),
+        "width": OVERVIEW_WIDTH, "height": overview_height(count),
+        "alt": overview_alt_text(focus, progress),
+        "measured": any(m.series for m in progress.measures),
+    }
+    return context
+
+
 def progress_context(plans: list[PlanOfCare], *, focus: PlanOfCare | None = None,
-                     panels: bool = True, fragment: dict | None = None,
-                     validators: dict[int, tuple] | None = None) -> dict:
+                     panels: bool = True, validators: dict[int, tuple] | None = None) -> dict:
     """Template context of a page's progress parts, in a constant number of queries.
 
     ``flags_by_plan`` (open plans), ``progress_by_plan`` (plan id → {(measure, side) →
-    progress}, for the goals tables), and for ``focus``: ``panels`` (measure sections) and the
-    overview chart's URL, size and alt text. With ``fragment`` (the ``heading`` and
-    ``collapsed`` of :func:`measures_html`), the measure sections come as the cached fragment
-    ``measures_html`` instead of ``panels``. ``validators``: those of the plans' progress
-    memo, when the page read them with the plans (:func:`plans_progress`).
+    progress}, for the goals tables), ``focus_progress`` (the progress of ``focus``, or None),
+    and with ``panels`` the parts of ``focus`` (:func:`focus_context`). ``validators``: those
+    of the plans' progress memo, when the page read them with the plans
+    (:func:`plans_progress`). A page whose HTML is cached passes ``panels=False`` and makes the
+    focus parts (a URL, a text alternative) with :func:`focus_context` only when it renders.
     """
     open_plans = [p for p in plans if p.status in OPEN_STATUSES]
     wanted = open_plans + ([focus] if focus is not None and focus not in open_plans else [])
@@ -325,21 +345,10 @@ def progress_context(plans: list[PlanOfCare], *, focus: PlanOfCare | None = None
         "progress_by_plan": {plan_id: {(m.measure, m.side): m for m in p.measures}
                              for plan_id, p in progress.items()},
         "focus_plan": focus, "panels": [], "overview": None,
+        "focus_progress": progress.get(focus.id) if focus is not None else None,
     }
     if focus is not None and panels:
-        focus_progress = progress[focus.id]
-        if fragment is not None:
-            context["measures_html"] = measures_html(focus, focus_progress, **fragment)
-        else:
-            context["panels"] = measure_panels(focus, focus_progress)
-        count = len(focus_progress.measures)
-        context["overview"] = {
-            "url": url_for("progress.overview_chart", plan_id=focus.id, fmt="svg",
-                           width=OVERVIEW_WIDTH),
-            "width": OVERVIEW_WIDTH, "height": overview_height(count),
-            "alt": overview_alt_text(focus, focus_progress),
-            "measured": any(m.series for m in focus_progress.measures),
-        }
+        context.update(focus_context(focus, progress[focus.id]))
     return context
 
 

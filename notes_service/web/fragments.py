@@ -6,7 +6,8 @@ request whose key is the same. The key is the data the fragment shows, as plain 
 (rows of a table, the engine's progress of a plan, the loaded columns of a record, the viewer's
 role and write rights where they change a link), compared by equality and never reduced to a
 digest: any change of what a fragment shows makes a new key, so nothing is invalidated by hand
-and a stale fragment cannot be served. Old keys leave a least-recently-used cache bounded in
+and a stale fragment cannot be served. A memoised immutable value may enter a key by its identity
+(:class:`Same`), which is stricter still. Old keys leave a least-recently-used cache bounded in
 entries and in bytes of HTML (``FRAGMENT_CACHE_ENTRIES``, ``FRAGMENT_CACHE_BYTES``).
 
 The cache belongs to the application (``app.extensions``): one per worker process.
@@ -63,6 +64,28 @@ class _Key:
     def __eq__(self, other) -> bool:
         return (isinstance(other, _Key) and self.hash == other.hash
                 and self.value == other.value)
+
+
+class Same:
+    """A value in a key by its identity: equal only to a :class:`Same` of that very object.
+
+    For an immutable value that is costly to hash (the engine's progress of a measure: a few
+    dozen fields and a point a visit) and that stays the same object while it does not change
+    (it comes from a memo): the key still holds the value, so no other object takes its
+    identity while the key lives, and an equal value computed again only makes a new key (the
+    fragment is rendered again), never a stale hit.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Same) and other.value is self.value
 
 
 class CachedHTML(Markup):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import Date, Integer, String, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -185,9 +186,11 @@ def patient_notes(actor: User, patient_id: int, *, signed_only: bool = False) ->
 ValueKey = tuple[int, str, "str | None"]
 
 
-@dataclass(frozen=True, slots=True)
-class NoteRow:
-    """A visit of the patient page's history: what its row shows, and nothing more."""
+class NoteRow(NamedTuple):
+    """A visit of the patient page's history: what its row shows, and nothing more.
+
+    A named tuple: made, hashed and compared (in the key of the page's cached HTML) by C code,
+    for every note of the history on every view."""
 
     id: int
     plan_id: int
@@ -477,23 +480,20 @@ def visit_history(actor: User, patient_id: int, plans: list[PlanRow]) -> VisitHi
         params[f"goal_measure_{index}"] = measure
         params[f"goal_side_{index}"] = side
     found = _rows(history_statement(Viewer.of(actor), len(wanted)), params)
-    notes: list[NoteRow] = []
+    width = len(NoteRow._fields)
+    notes = [NoteRow._make(row[:width]) for row in found]
     baseline: dict[ValueKey, tuple[float, date]] = {}
     latest: dict[ValueKey, tuple[float, date]] = {}
-    for note_id, plan_id, day, status, author, addenda_count, pain_pre, pain_post, *values \
-            in reversed(found):  # oldest first
-        if pain_pre is not None:
-            key = (plan_id, "pain", None)
-            latest[key] = (pain_pre, day)
-            baseline.setdefault(key, (pain_pre, day))
-        for (measure, side), value in zip(wanted, values, strict=True):
-            if value is not None and (plan_id, measure, side) in goals:
-                key = (plan_id, measure, side)
-                latest[key] = (value, day)
-                baseline.setdefault(key, (value, day))
-        notes.append(NoteRow(note_id, plan_id, day, status, author, addenda_count,
-                             pain_pre, pain_post))
-    notes.reverse()
+    for note, row in zip(reversed(notes), reversed(found)):  # oldest first
+        if note.pain_pre is not None:
+            key = (note.plan_id, "pain", None)
+            latest[key] = (note.pain_pre, note.visit_date)
+            baseline.setdefault(key, (note.pain_pre, note.visit_date))
+        for (measure, side), value in zip(wanted, row[width:], strict=True):
+            if value is not None and (note.plan_id, measure, side) in goals:
+                key = (note.plan_id, measure, side)
+                latest[key] = (value, note.visit_date)
+                baseline.setdefault(key, (value, note.visit_date))
     record(actor, "list", "visit", patient_id=patient_id,
            detail=f"{len(notes)} notes of patient {patient_id}")
     return VisitHistory(notes, baseline, latest)

@@ -80,6 +80,39 @@ def test_the_same_page_again_comes_from_the_cache_and_is_the_same(web, app, prac
     assert content(second) == content(first)
 
 
+def test_a_hit_makes_none_of_the_charts_parts(web, app, practitioner, chart, monkeypatch):
+    """The overview chart's URL and text alternative are made only when the page renders."""
+    import notes_service.patients.views as views
+
+    make_note(app, practitioner, chart.plan_id, chart.start + timedelta(days=1), sign=True)
+    first = cached_then(app, web, chart.patient_id)
+    monkeypatch.setattr(views, "focus_context", lambda *args, **kwargs: pytest.fail("made"))
+    again, hit = view(app, web, chart.patient_id)
+    assert hit and content(again) == content(first) and "/charts/overview.svg" in again
+
+
+def test_the_engines_progress_enters_the_key_by_identity(web, app, practitioner, chart):
+    """The memo's very objects make the same key; progress computed again (equal, but new
+    objects) renders the page again, the same."""
+    from notes_service.progress.services import PROGRESS_MEMO
+
+    make_note(app, practitioner, chart.plan_id, chart.start + timedelta(days=1), sign=True)
+    first = cached_then(app, web, chart.patient_id)
+    PROGRESS_MEMO.clear()
+    assert content(fresh(app, web, chart.patient_id)) == content(first)
+    assert content(cached_then(app, web, chart.patient_id)) == content(first)
+
+
+def test_same_is_equal_only_for_the_very_object():
+    from notes_service.web.fragments import Same
+
+    value = ("progress", 1.5)
+    twin = tuple(list(value))
+    assert twin == value and twin is not value
+    assert Same(value) == Same(value) and hash(Same(value)) == hash(Same(value))
+    assert Same(twin) != Same(value) and Same(value) != value
+
+
 def test_two_patients_never_share_a_page(web, app, practitioner):
     one = make_chart(app, practitioner, given="Eva", family="Twin")
     two = make_chart(app, practitioner, given="Ida", family="Twin")
