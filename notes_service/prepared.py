@@ -39,10 +39,11 @@ class _Form:
     binders: tuple[tuple[str, Callable], ...]
     #: The types of the selected columns (none for a textual statement).
     types: tuple
-    #: The result processor of each selected column (None: the driver's value as it is), set
-    #: at the first run from the cursor's description, as SQLAlchemy does: some depend on the
-    #: type the database reports (PostgreSQL's numeric types).
-    readers: tuple[Callable | None, ...] | None = None
+    #: (position, result processor) of each selected column that has one (the others keep the
+    #: driver's value as it is), set at the first run from the cursor's description, as
+    #: SQLAlchemy does: some depend on the type the database reports (PostgreSQL's numeric
+    #: types).
+    readers: tuple[tuple[int, Callable], ...] | None = None
 
     def parameters(self, values: dict) -> Sequence | dict:
         params = self.compiled.construct_params(values)
@@ -55,12 +56,21 @@ class _Form:
         if not self.types:  # a textual statement: its columns' types are unknown
             return [tuple(row) for row in raw]
         if self.readers is None:
-            self.readers = tuple(
-                kind.dialect_impl(dialect).result_processor(dialect, described[1])
-                for kind, described in zip(self.types, cursor.description, strict=True))
+            processors = (kind.dialect_impl(dialect).result_processor(dialect, described[1])
+                          for kind, described in zip(self.types, cursor.description, strict=True))
+            self.readers = tuple((position, read) for position, read in enumerate(processors)
+                                 if read is not None)
         readers = self.readers
-        return [tuple(value if read is None or value is None else read(value)
-                      for value, read in zip(row, readers, strict=True)) for row in raw]
+        if not readers:
+            return [tuple(row) for row in raw]
+        rows = []
+        for row in raw:
+            row = list(row)
+            for position, read in readers:
+                if row[position] is not None:
+                    row[position] = read(row[position])
+            rows.append(tuple(row))
+        return rows
 
 
 class Prepared:

@@ -10,13 +10,22 @@ from notes_service.db_types import utcnow
 from notes_service.extensions import db
 
 
+_ORIGIN_KEY = "notes_service.audit_origin"
+
+
 def _origin() -> dict:
-    """Where the current request comes from (empty outside a request, e.g. in the CLI)."""
+    """Where the current request comes from (empty outside a request, e.g. in the CLI): worked
+    out once per request (a page audits several reads), kept in its WSGI environ."""
     if not has_request_context():
         return {}
-    return {"ip": request.remote_addr,
+    environ = request.environ
+    origin = environ.get(_ORIGIN_KEY)
+    if origin is None:
+        origin = environ[_ORIGIN_KEY] = {
+            "ip": request.remote_addr,
             "user_agent": (request.user_agent.string or "")[:200] or None,
             "request": f"{request.method} {request.full_path.rstrip('?')}"[:300]}
+    return origin
 
 
 def _row(actor, action: str, kind: str, patient_id: int | None, object_id: int | None,
