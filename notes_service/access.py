@@ -7,6 +7,7 @@ body are looked up *within* the scope, so a denied object and a missing one both
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 
 from sqlalchemy import bindparam, exists, false, func, select, true
@@ -45,9 +46,12 @@ def scope_condition(kind: str, user_id, own_patient_id, patient_id_column, *,
         return patient_id_column.in_(select(care_team.c.patient_id).where(
             care_team.c.user_id == user_id)) | patient_id_column.in_(
             granted_patients(user_id))
-    return exists().where(care_team.c.patient_id == patient_id_column,
-                          care_team.c.user_id == user_id) | grant_condition(user_id,
-                                                                            patient_id_column)
+    return _on_team(patient_id_column, user_id) | grant_condition(user_id, patient_id_column)
+
+
+def _on_team(patient_id, user_id):
+    """SQL condition: ``user_id`` is on the care team of ``patient_id``."""
+    return exists().where(care_team.c.patient_id == patient_id, care_team.c.user_id == user_id)
 
 
 def patient_scope(user, patient_id_column, *, many: bool = False):
@@ -169,8 +173,48 @@ def on_care_team(user, patient_id: int) -> bool:
 
 
 #: Built once (a statement costs more to build than to run, see :func:`_scoped`).
-_ON_CARE_TEAM = select(exists().where(care_team.c.patient_id == bindparam("patient_id"),
-                                      care_team.c.user_id == bindparam("user_id")))
+_ON_CARE_TEAM = select(_on_team(bindparam("patient_id"), bindparam("user_id")))
+
+
+@dataclass(frozen=True)
+class WritablePlan:
+    """A plan of care the actor may document under, as plain values (see
+    :func:`get_writable_plan`): what recording a note needs of it."""
+
+    id: int
+    patient_id: int
+    status: str
+    start_date: date
+    weeks: int
+
+    end_date = property(PlanOfCare.end_date.fget)  # the plan's own rule, not a copy
+
+
+@cache
+def _writable_plan_statement(kind: str) -> Prepared:
+    """The plan of :func:`get_writable_plan` within the scope ``kind``, with whether the viewer
+    is on its patient's care team: built and compiled once, run on the driver's cursor."""
+    return Prepared(lambda: select(
+        PlanOfCare.id, PlanOfCare.patient_id, PlanOfCare.status, PlanOfCare.start_date,
+        PlanOfCare.weeks, _on_team(PlanOfCare.patient_id, bindparam("scope_user")),
+    ).where(PlanOfCare.id == bindparam("plan_id"),
+            scope_condition(kind, bindparam("scope_user"), bindparam("scope_patient"),
+                            PlanOfCare.patient_id)))
+
+
+def get_writable_plan(user, plan_id: int) -> WritablePlan:
+    """A plan ``user`` may see and document under, in one prepared statement (no ORM object):
+    :class:`NotFound` (audited as denied) as :func:`get_plan`, then :class:`Forbidden` as
+    :func:`require_clinical_write`, whose care-team check is a column of the same statement."""
+    session = db.session()
+    session.flush()  # as an ORM execute would (a no-op unless something is pending)
+    row = _writable_plan_statement(scope_kind(user)).first(
+        session.connection(), {"plan_id": plan_id, **scope_params(user)})
+    if row is None:
+        raise _plan_not_found(plan_id)
+    plan = WritablePlan(*row[:5])
+    require_clinical_write(user, plan.patient_id, on_team=bool(row[5]))
+    return plan
 
 
 @cache
@@ -194,16 +238,17 @@ def _get_scoped(entity, user, object_id: int, options) -> object | None:
                               ).unique().scalar_one_or_none()
 
 
-def require_clinical_write(user, patient_id: int) -> None:
+def require_clinical_write(user, patient_id: int, *, on_team: bool | None = None) -> None:
     """Refuse clinical writes by users who are not clinicians on the patient's care team.
 
     Called after the object was read within the user's scope, so the user already may see it:
-    the refusal is a 403, not a 404.
+    the refusal is a 403, not a 404. ``on_team``: whether the user is on the care team, when
+    the statement that read the object said so already (else :func:`on_care_team` asks).
     """
     if not user.is_clinician:
         raise Forbidden("Only practitioners on the patient's care team may document care.",
                         kind="clinical", patient_id=patient_id)
-    if not on_care_team(user, patient_id):
+    if not (on_care_team(user, patient_id) if on_team is None else on_team):
         raise Forbidden("You are not on this patient's care team.", kind="clinical",
                         patient_id=patient_id)
 
@@ -220,10 +265,16 @@ def get_plan(user, plan_id: int, *options) -> PlanOfCare:
     """Load a plan of care ``user`` may see, or raise :class:`NotFound`."""
     plan = _get_scoped(PlanOfCare, user, plan_id, options)
     if plan is None:
-        owner = db.session.execute(
-            select(PlanOfCare.patient_id).where(PlanOfCare.id == plan_id)).scalar()
-        raise NotFound("plan", plan_id, patient_id=owner)
+        raise _plan_not_found(plan_id)
     return plan
+
+
+def _plan_not_found(plan_id: int) -> NotFound:
+    """The :class:`NotFound` of a plan the user may not see, naming its patient (if any) for
+    the audit row."""
+    owner = db.session.execute(
+        select(PlanOfCare.patient_id).where(PlanOfCare.id == plan_id)).scalar()
+    return NotFound("plan", plan_id, patient_id=owner)
 
 
 def visible_notes(user):

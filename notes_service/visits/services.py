@@ -7,7 +7,14 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from notes_service.access import get_plan, get_visit, require_clinical_write, visible_notes
+from notes_service.access import (
+    WritablePlan,
+    get_plan,
+    get_visit,
+    get_writable_plan,
+    require_clinical_write,
+    visible_notes,
+)
 from notes_service.audit.services import record
 from notes_service.auth.models import User
 from notes_service.catalog import lefs_score, odi_score, psfs_score
@@ -15,7 +22,6 @@ from notes_service.db_types import utcnow
 from notes_service.errors import Conflict, Forbidden
 from notes_service.extensions import db
 from notes_service.outcomes.summary import mark_plan_stale
-from notes_service.plans.models import PlanOfCare
 from notes_service.plans.services import ensure_version
 from notes_service.visits.models import (
     Addendum,
@@ -120,10 +126,9 @@ def _check_copied_from(actor: User, patient_id: int, copied_from_id: int | None,
         raise ValidationError({"copied_from_id": ["No such note of this patient."]})
 
 
-def plan_open_for_notes(actor: User, plan_id: int) -> PlanOfCare:
-    """Load a plan the actor may document under and that takes notes (else 404, 403, 409)."""
-    plan = get_plan(actor, plan_id)
-    require_clinical_write(actor, plan.patient_id)
+def plan_open_for_notes(actor: User, plan_id: int) -> WritablePlan:
+    """Read a plan the actor may document under and that takes notes (else 404, 403, 409)."""
+    plan = get_writable_plan(actor, plan_id)
     if plan.status != "active":
         raise Conflict(f"The plan of care is {plan.status.replace('_', ' ')}: resume it before "
                        "documenting visits.")
@@ -141,14 +146,14 @@ _INSERT_MEASUREMENTS = select(Measurement).from_statement(
 _FIRST_VERSION = VisitNote.__mapper__.version_id_generator(None)
 
 
-def record_visit_note(actor: User, plan: PlanOfCare | int, data: dict) -> VisitNote:
+def record_visit_note(actor: User, plan: WritablePlan | int, data: dict) -> VisitNote:
     """Record a draft note of a visit under an active plan of care.
 
     ``plan`` is the plan's id, or the plan as :func:`plan_open_for_notes` returned it for this
     actor in this transaction (the API checks it before reading the body; not checked twice).
     The note returned holds everything shown about it, without reading it back.
     """
-    if not isinstance(plan, PlanOfCare):
+    if not isinstance(plan, WritablePlan):
         plan = plan_open_for_notes(actor, plan)
     _check_copied_from(actor, plan.patient_id, data.get("copied_from_id"))
     now = utcnow()

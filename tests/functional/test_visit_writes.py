@@ -155,3 +155,79 @@ def test_a_visit_schema_without_a_plan_refuses_to_load():
             date.today() - timedelta(days=1))
     with pytest.raises(ValidationError):  # the plan was for that block only
         schema.load({"visit_date": iso_day(1)})
+
+
+def test_a_save_reads_the_plan_with_the_care_team_check_in_one_statement(api, plan,
+                                                                        count_queries):
+    with count_queries() as counter:
+        ok(api.post(f"/api/v1/plans/{plan['id']}/visits", json={"visit_date": iso_day(1)}), 201)
+    [check] = [s for s in counter.statements if "care_team" in s]
+    assert "FROM plans_of_care" in check
+
+
+#: Who asks to document under the practitioner's plan: status, message, audit row's kind.
+NOT_ON_THE_TEAM = (403, "You are not on this patient's care team.", "clinical")
+NOT_A_CLINICIAN = (403, "Only practitioners on the patient's care team may document care.",
+                   "clinical")
+HIDDEN = (404, "Plan not found.", "plan")
+
+
+@pytest.mark.parametrize("who, refused", [
+    ("outsider", HIDDEN),
+    ("break_glass", NOT_ON_THE_TEAM),
+    ("break_glass_on_another_team", NOT_ON_THE_TEAM),
+    ("practising_director", NOT_ON_THE_TEAM),
+    ("director", NOT_A_CLINICIAN),
+    ("patient", NOT_A_CLINICIAN),
+    ("care_team_member", None),
+])
+def test_only_a_clinician_on_the_care_team_documents_under_a_plan(
+        app, api, clinic, as_account, other_practitioner, audit_log, who, refused):
+    """A break-glass grant opens the record for reading only: documenting needs a place on the
+    care team (of this patient: the check is on the plan's patient, not on any team)."""
+    from conftest import make_account
+
+    patient, plan = clinic.chart(start_days_ago=30)
+    account = {
+        "practising_director": lambda: make_account(app, "doc@example.org", "director",
+                                                    practices=True),
+        "director": lambda: make_account(app, "boss@example.org", "director"),
+        "patient": lambda: make_account(app, "ana@example.org", "patient",
+                                        patient_id=patient["id"]),
+    }.get(who, lambda: other_practitioner)()
+    someone = as_account(account)
+    if who == "care_team_member":
+        ok(api.post(f"/api/v1/patients/{patient['id']}/care-team",
+                    json={"user_id": account.id}))
+    if who == "break_glass_on_another_team":
+        clinic.chart(by=someone)  # on the care team of a patient of their own
+    if who.startswith("break_glass"):
+        ok(someone.post(f"/api/v1/patients/{patient['id']}/break-glass",
+                        json={"reason": "Covering for Pat: patient arrived in acute pain."}),
+           201)
+    seen = someone.get(f"/api/v1/plans/{plan['id']}").status_code
+    assert seen == (404 if refused is HIDDEN else 200)  # a 403 is for a plan they may read
+    audit_log.mark()
+    response = someone.post(f"/api/v1/plans/{plan['id']}/visits",
+                            json={"visit_date": iso_day(1), "subjective": "Seen."})
+    if refused is None:
+        assert ok(response, 201)["author"]["id"] == account.id
+        return
+    status, message, kind = refused
+    assert response.status_code == status
+    assert response.get_json() == {"errors": {"_request": [message]}}
+    [row] = audit_log.new()
+    assert (row["user_id"], row["action"], row["kind"], row["patient_id"], row["object_id"],
+            row["outcome"]) == (account.id, "write", kind, patient["id"],
+                                plan["id"] if kind == "plan" else None, "denied")
+    assert [n["subjective"] for n in api.get(f"/api/v1/plans/{plan['id']}/visits")
+            .get_json()] == []
+
+
+def test_a_plan_that_does_not_exist_is_hidden_as_one_the_user_may_not_see(api, audit_log):
+    audit_log.mark()
+    response = api.post("/api/v1/plans/999999/visits", json={"visit_date": iso_day(1)})
+    assert response.status_code == 404
+    assert response.get_json() == {"errors": {"_request": ["Plan not found."]}}
+    assert [(r["action"], r["kind"], r["patient_id"], r["object_id"], r["outcome"])
+            for r in audit_log.new()] == [("write", "plan", None, 999999, "denied")]
