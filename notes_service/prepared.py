@@ -123,7 +123,10 @@ class Prepared:
             else:
                 cursor.execute(form.sql, parameters)
         except dialect.loaded_dbapi.Error as error:
-            cursor.close()
+            try:
+                cursor.close()
+            except dialect.loaded_dbapi.Error:
+                pass  # a lost connection's cursor may not close: the first error is the one
             lost = dialect.is_disconnect(error, fairy.dbapi_connection, cursor)
             if lost:
                 connection.invalidate(error)

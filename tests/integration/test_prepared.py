@@ -83,6 +83,30 @@ def test_a_driver_error_is_sqlalchemys_and_the_connection_goes_on(app):
             assert connection.execute(sa.select(sa.literal(1))).scalar() == 1
 
 
+def test_a_connection_lost_under_a_statement_is_reported_lost(tmp_path):
+    """SQLite: a statement whose connection was closed under it raises SQLAlchemy's disconnect
+    error, the connection invalidated (so the request is retried), not the failure of its
+    cursor to close on the closed connection."""
+    import sqlite3
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'lost.db'}")
+    prepared = Prepared(lambda: sa.select(sa.literal(1)))
+
+    def lose(connection, _cursor, statement, *_args):
+        connection.connection.dbapi_connection.close()
+        raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+
+    try:
+        with engine.connect() as connection:
+            sa.event.listen(engine, "before_cursor_execute", lose)
+            with pytest.raises(sa.exc.DBAPIError) as raised:
+                prepared.rows(connection, {})
+        assert raised.value.connection_invalidated
+        assert "closed database" in str(raised.value)
+    finally:
+        engine.dispose()
+
+
 def test_expanding_parameters_are_refused(app):
     users = sa.table("users", sa.column("id"))
     prepared = Prepared(lambda: sa.select(users.c.id).where(
