@@ -71,6 +71,15 @@ READ_AUDIT_SYNC_SECONDS = 1.0
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 _AUDIT_INSERT = "INSERT INTO audit_events"
 _TX = "notes_service_tx"
+#: Pauses, in seconds, between quick tries of a contended ``BEGIN IMMEDIATE`` (then the last
+#: one, repeated): another connection's write transaction here lasts a fraction of a
+#: millisecond (an audit row, a note), while SQLite's own busy handler sleeps 1 ms, then 2, 5,
+#: 10 ms… before it looks again — several times the wait, and the worker idle meanwhile.
+_QUICK_WAITS = (0.00005, 0.0001, 0.0002, 0.0005)
+#: How long the quick tries go on before SQLite's busy handler takes over (``busy_timeout``).
+_QUICK_TRIES_FOR = 0.05
+_BUSY_TIMEOUT_MS = 5000
+_pause = time.sleep
 _last_full_commit = [0.0]
 
 
@@ -111,23 +120,12 @@ def _run(connection, sql: str) -> None:
                                       dialect=connection.dialect) from error
 
 
-#: Pauses, in seconds, between quick tries of a contended ``BEGIN IMMEDIATE`` (then the last
-#: one, repeated): another connection's write transaction here lasts a fraction of a
-#: millisecond (an audit row, a note), while SQLite's own busy handler sleeps 1 ms, then 2, 5,
-#: 10 ms… before it looks again — several times the wait, and the worker idle meanwhile.
-_QUICK_WAITS = (0.00005, 0.0001, 0.0002, 0.0005)
-#: How long the quick tries go on before SQLite's busy handler takes over (``busy_timeout``).
-_QUICK_TRIES_FOR = 0.05
-_BUSY_TIMEOUT_MS = 5000
-_pause = time.sleep
-
-
 def _begin_immediate(connection) -> None:
     """``BEGIN IMMEDIATE``, taking SQLite's write lock as soon as another connection releases
     it: quick tries for :data:`_QUICK_TRIES_FOR` seconds, then SQLite's busy handler for the
     rest of ``busy_timeout`` (after which the usual "database is locked" error)."""
     raw = connection.connection.dbapi_connection
-    raw.execute("PRAGMA busy_timeout = 0")
+    _run(connection, "PRAGMA busy_timeout = 0")
     try:
         deadline = time.monotonic() + _QUICK_TRIES_FOR
         for attempt in itertools.count():
@@ -139,7 +137,7 @@ def _begin_immediate(connection) -> None:
                     break
             _pause(_QUICK_WAITS[min(attempt, len(_QUICK_WAITS) - 1)])
     finally:
-        raw.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        _run(connection, f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
     _run(connection, "BEGIN IMMEDIATE")
 
 

@@ -92,18 +92,6 @@ def _answer(etag: str, fmt: str, if_none_match: Container[str],
     return _rendered(etag, fmt, render())
 
 
-def _source(actor, plan: PlanVersion) -> ChartSource:
-    """What a chart of ``plan`` is drawn from: kept by its validator, or its progress (read,
-    computed or memoised, and audited) then kept for the next chart of the plan."""
-    found = services.chart_source(plan, services.signed_only_for(actor))
-    if found is not None:
-        return found
-    loaded, progress, memo_key = services.plan_progress_entry(actor, plan.id)
-    source = ChartSource(loaded.start_date, loaded.end_date, progress)
-    services.remember_source(memo_key, source, services.PROGRESS_MEMO.expiry(memo_key))
-    return source
-
-
 def _draw_measure(source: ChartSource, measure: str, side: str | None, fmt: str, width: int,
                   height: int, patient_friendly: bool) -> bytes:
     by_key = {(m.measure, m.side): m for m in source.progress.measures}
@@ -122,7 +110,8 @@ def _draw_overview(source: ChartSource, fmt: str, width: int, patient_friendly: 
 
 #: A chart's validator: from the viewer and the plan's validator, the chart's ETag, the audit
 #: row's detail and how to draw it from its :class:`ChartSource`.
-Validator = Callable[[Identity | User, PlanVersion], tuple[str, str, Callable[[ChartSource], bytes]]]
+Validator = Callable[[Identity | User, PlanVersion],
+                     tuple[str, str, Callable[[ChartSource], bytes]]]
 
 
 def _measure_validator(measure: str, side: str | None, fmt: str, width: int,
@@ -150,7 +139,8 @@ def _chart_response(actor: User, plan_id: int, validator: Validator, fmt: str,
     etag, detail, draw = validator(actor, plan)
     record(actor, "read", "chart", patient_id=plan.patient_id, object_id=plan.id,
            detail=detail)
-    return _answer(etag, fmt, if_none_match, lambda: draw(_source(actor, plan)))
+    return _answer(etag, fmt, if_none_match,
+                   lambda: draw(services.chart_source_for(actor, plan)))
 
 
 def measure_chart_response(actor: User, plan_id: int, measure: str, fmt: str, *,

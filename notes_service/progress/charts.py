@@ -481,6 +481,8 @@ def _give_back(fig: Figure) -> None:
 
 #: The measure chart's left and right margins, in points.
 _LEFT, _RIGHT = 50, 22
+#: The latest value's label, right of the last point: its size and its offset, in points.
+_LATEST_SIZE, _LATEST_OFFSET = 9.5, 7
 
 
 def _measure_blank(width: int, height: int, dpi: int, fmt: str, top: float,
@@ -936,11 +938,11 @@ def _draw_series(ax, mp: MeasureProgress, patient_friendly: bool, annotate: bool
                         label=_series_label("post", patient_friendly), gid="values-post"))
     if annotate and series:
         last = series[-1]
-        offset = (7, 0) if not compact else (5, 0)
+        offset = (_LATEST_OFFSET, 0) if not compact else (5, 0)
         ax.annotate(m.format_value(last.pre), (_num(last.day), last.pre), xytext=offset,
                     textcoords="offset points", ha="left", va="center",
-                    fontsize=8 if compact else 9.5, fontweight="bold", color=_INK, zorder=6,
-                    gid="latest-value", annotation_clip=False)
+                    fontsize=8 if compact else _LATEST_SIZE, fontweight="bold", color=_INK,
+                    zorder=6, gid="latest-value", annotation_clip=False)
         if len(series) > 1 and not compact:
             first = series[0]
             below = m.better == "lower"  # the start sits high for pain, low for range
@@ -996,11 +998,12 @@ def _legend_columns(entries: tuple[tuple[str, str], ...], room: float) -> int:
     """The most columns (all entries in one row when they fit) whose legend is at most
     ``room`` points wide. Entries fill columns as Matplotlib fills them (the first columns
     one longer)."""
-    widths = [(_HANDLE + _HANDLE_PAD) * _LEGEND_SIZE + _text_width(label, _LEGEND_SIZE)
-              for _, label in entries]
+    widths = np.array([(_HANDLE + _HANDLE_PAD) * _LEGEND_SIZE + _text_width(label, _LEGEND_SIZE)
+                       for _, label in entries])
     for cols in range(len(entries), 1, -1):
-        columns = [list(column) for column in np.array_split(np.array(widths), cols)]
-        if sum(map(max, columns)) + _COLUMN_SPACE * _LEGEND_SIZE * (cols - 1) <= room:
+        columns = np.array_split(widths, cols)
+        if sum(column.max() for column in columns) + _COLUMN_SPACE * _LEGEND_SIZE * (cols - 1) \
+                <= room:
             return cols
     return 1
 
@@ -1011,7 +1014,8 @@ def _room_for_latest(mp: MeasureProgress, lo: date, hi: date, axes_width: float)
     if not mp.series:
         return hi
     last = mp.series[-1]
-    past_axes = 7 + _text_width(mp.catalog.format_value(last.pre), 9.5, "bold") - _RIGHT + 6
+    label = _text_width(mp.catalog.format_value(last.pre), _LATEST_SIZE, "bold")
+    past_axes = _LATEST_OFFSET + label - _RIGHT + 6  # and a little air
     share = past_axes / axes_width if axes_width > 0 else 0
     if past_axes <= 0 or not 0 < share < 0.5 or (hi - last.day).days >= share * (hi - lo).days:
         return hi

@@ -148,6 +148,12 @@ def _plan_key(plan: PlanOfCare) -> tuple:
                          for g in plan.goals)))
 
 
+def memo_common(signed_only: bool) -> tuple:
+    """The part of a progress memo key that is not the plan's: what the viewer may see (signed
+    notes only, or every note), the clinic's date and its rule settings."""
+    return (signed_only, clinic_today(), settings_key())
+
+
 def _memo_keys(plans: list[PlanOfCare], signed_only: bool) -> dict[int, tuple]:
     """Memo key of each plan: its own inputs and, in one query, aggregates of its notes and
     reports."""
@@ -155,7 +161,7 @@ def _memo_keys(plans: list[PlanOfCare], signed_only: bool) -> dict[int, tuple]:
         select(PlanOfCare.id, *notes_validator(signed_only), latest_report_end())
         .where(PlanOfCare.id.in_([p.id for p in plans])))
     by_plan = {row[0]: tuple(row[1:]) for row in rows}
-    common = (signed_only, clinic_today(), settings_key())
+    common = memo_common(signed_only)
     return {p.id: (_plan_key(p), by_plan.get(p.id), common) for p in plans}
 
 
@@ -171,27 +177,38 @@ ChartSource = namedtuple("ChartSource", "plan_start plan_end progress")
 CHART_SOURCES = Memo(4096)
 
 
-def _source_key(memo_key: tuple) -> tuple | None:
-    """The :data:`CHART_SOURCES` key of a progress memo key (see :func:`_memo_keys`)."""
-    (plan_id, version, *_plan), validators, common = memo_key
-    if validators is None:
-        return None
-    return (plan_id, version, tuple(validators[:3]), *common)
+def _source_key(plan_id: int, version: int, notes, common: tuple) -> tuple:
+    """A :data:`CHART_SOURCES` key: the plan, its notes' validator (count, latest change, sum
+    of row versions) and :func:`memo_common`."""
+    return (plan_id, version, tuple(notes), *common)
 
 
 def remember_source(memo_key: tuple, source: ChartSource, expires: datetime | None) -> None:
-    """Keep a plan's progress, computed under ``memo_key``, for :func:`chart_source`."""
-    key = _source_key(memo_key)
-    if key is not None:
-        CHART_SOURCES.put(key, source, expires)
+    """Keep a plan's progress, computed under ``memo_key`` (see :func:`_memo_keys`), for
+    :func:`chart_source`."""
+    (plan_id, version, *_plan), validators, common = memo_key
+    if validators is not None:
+        CHART_SOURCES.put(_source_key(plan_id, version, validators[:3], common), source,
+                          expires)
 
 
 def chart_source(plan: PlanVersion, signed_only: bool) -> ChartSource | None:
     """The progress a chart of ``plan`` is drawn from when it is kept, else None: by the plan's
     validator alone (no statement)."""
-    key = (plan.id, plan.version, tuple(plan.notes), signed_only, clinic_today(),
-           settings_key())
-    return CHART_SOURCES.get(key, utcnow())
+    return CHART_SOURCES.get(_source_key(plan.id, plan.version, plan.notes,
+                                         memo_common(signed_only)), utcnow())
+
+
+def chart_source_for(actor: User, plan: PlanVersion) -> ChartSource:
+    """What a chart of ``plan`` is drawn from: kept by its validator, or the plan's progress
+    (read, computed or memoised, and audited) then kept for the plan's next chart."""
+    found = chart_source(plan, signed_only_for(actor))
+    if found is not None:
+        return found
+    loaded, progress, memo_key = plan_progress_entry(actor, plan.id)
+    source = ChartSource(loaded.start_date, loaded.end_date, progress)
+    remember_source(memo_key, source, PROGRESS_MEMO.expiry(memo_key))
+    return source
 
 
 def _expiry(snapshot: PlanSnapshot, now: datetime) -> datetime | None:

@@ -17,7 +17,6 @@ from marshmallow import ValidationError
 
 from notes_service.access import require_clinical_write
 from notes_service.audit.services import record_many
-from notes_service.clock import clinic_today
 from notes_service.db_types import utcnow
 from notes_service.errors import Conflict
 from notes_service.extensions import db, login_manager
@@ -259,7 +258,7 @@ def memo_keys(plans: list[PlanOfCare], validators: dict[int, tuple]) -> dict[int
     :func:`~notes_service.progress.services.memoised_progress` builds with a statement of its
     own (a test holds the two equal).
     """
-    common = (services.signed_only_for(g.actor), clinic_today(), services.settings_key())
+    common = services.memo_common(services.signed_only_for(g.actor))
     return {plan.id: (services._plan_key(plan), validators.get(plan.id), common)
             for plan in plans}
 
