@@ -16,12 +16,10 @@ from functools import cache
 
 from flask import current_app, g, has_request_context, request
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_dict
 
 from notes_service.db_types import utcnow
 from notes_service.extensions import db
-from notes_service.prepared import Prepared
+from notes_service.prepared import Prepared, as_loaded, column_keys
 from notes_service.security.models import UserSession
 
 #: Session-cookie key of the random session id.
@@ -65,13 +63,6 @@ def _statement():
 
 
 @cache
-def _column_keys(model) -> tuple[str, ...]:
-    """The keys of ``model``'s column attributes, in the mapper's order (its primary key's
-    first)."""
-    return tuple(attr.key for attr in model.__mapper__.column_attrs)
-
-
-@cache
 def _row_statement() -> Prepared:
     """The columns of :func:`_statement`'s two objects (the user's null without one), run on the
     driver's cursor (:mod:`notes_service.prepared`): SQLAlchemy's execution of the ORM
@@ -81,23 +72,11 @@ def _row_statement() -> Prepared:
 
     def build():
         columns = [getattr(model, key) for model in (UserSession, User)
-                   for key in _column_keys(model)]
+                   for key in column_keys(model)]
         return (select(*columns).outerjoin(User, User.id == UserSession.user_id)
                 .where(UserSession.id_hash == bindparam("id_hash")))
 
     return Prepared(build)
-
-
-def _as_loaded(session, model, values):
-    """A persistent ``model`` object of ``session`` holding ``values`` (of its column
-    attributes, in the mapper's order), as a query would have loaded it: made without calling
-    its ``__init__``, every column loaded and committed, no history (a change is flushed as an
-    UPDATE of that column)."""
-    obj = model.__mapper__.class_manager.new_instance()
-    instance_dict(obj).update(zip(_column_keys(model), values))
-    make_transient_to_detached(obj)
-    session.add(obj)
-    return obj
 
 
 def _read(sid: str):
@@ -118,9 +97,9 @@ def _read(sid: str):
     row = _row_statement().first(session.connection(), {"id_hash": digest(sid)})
     if row is None:
         return None, None
-    width = len(_column_keys(UserSession))
-    record = _as_loaded(session, UserSession, row[:width])
-    user = _as_loaded(session, User, row[width:]) if row[width] is not None else None
+    width = len(column_keys(UserSession))
+    record = as_loaded(session, UserSession, row[:width])
+    user = as_loaded(session, User, row[width:]) if row[width] is not None else None
     return record, user
 
 

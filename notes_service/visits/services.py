@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError
 from sqlalchemy import insert, select
-from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from notes_service.access import (
@@ -15,6 +15,7 @@ from notes_service.access import (
     require_clinical_write,
     visible_notes,
 )
+from notes_service.audit.chain import take_write_lock
 from notes_service.audit.services import record
 from notes_service.auth.models import User
 from notes_service.catalog import lefs_score, odi_score, psfs_score
@@ -23,6 +24,7 @@ from notes_service.errors import Conflict, Forbidden
 from notes_service.extensions import db
 from notes_service.outcomes.summary import mark_plan_stale
 from notes_service.plans.services import ensure_version
+from notes_service.prepared import Prepared, as_loaded
 from notes_service.visits.models import (
     Addendum,
     Measurement,
@@ -135,11 +137,11 @@ def plan_open_for_notes(actor: User, plan_id: int) -> WritablePlan:
     return plan
 
 
-#: Built once (a statement costs more to build than to run). A new note is inserted by a Core
-#: statement and then attached to the session as loaded: flushing it through the unit of work
-#: costs more than its INSERT. Its measurements' INSERT ... RETURNING is loaded as instances,
-#: which costs less than the ORM's bulk insert or building them one by one.
-_INSERT_NOTE = insert(VisitNote.__table__).returning(VisitNote.__table__.c.id)
+#: Built once (a statement costs more to build than to run). A new note is inserted on the
+#: driver's cursor (:mod:`notes_service.prepared`) and then attached to the session as loaded:
+#: flushing it through the unit of work costs several times its INSERT. Its measurements'
+#: INSERT ... RETURNING is loaded as instances: attaching rows one by one costs more.
+_INSERT_NOTE = Prepared(lambda: insert(VisitNote.__table__).returning(VisitNote.__table__.c.id))
 _INSERT_MEASUREMENTS = select(Measurement).from_statement(
     insert(Measurement.__table__).returning(*Measurement.__table__.c))
 #: The version a new note starts at: the one the mapper's ``version_id_col`` gives an insert.
@@ -164,10 +166,10 @@ def record_visit_note(actor: User, plan: WritablePlan | int, data: dict) -> Visi
               "copied_from_id": data.get("copied_from_id"), "status": "draft",
               "signed_by_id": None, "signed_at": None, "created_at": now, "updated_at": now,
               "version": _FIRST_VERSION, **{f: data.get(f, "") for f in _TEXT_FIELDS}}
-    session = db.session
-    note = VisitNote(id=session.execute(_INSERT_NOTE, values).scalar_one(), **values)
-    make_transient_to_detached(note)  # as if loaded: every column committed, no history
-    session.add(note)
+    session = db.session()
+    take_write_lock(session)
+    (note_id,) = _INSERT_NOTE.insert(session.connection(), values)
+    note = as_loaded(session, VisitNote, {"id": note_id, **values})
     # Everything shown about the note, as stored: no need to read it back.
     for key, value in (("author", actor), ("signed_by", None), ("addenda", ()),
                        ("special_tests", ()), ("questionnaires", ())):
