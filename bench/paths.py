@@ -705,7 +705,7 @@ def first_request(database: str, read: dict, token: dict) -> dict:
 
 
 #: Alternations of a row's floor and path (see :func:`paired`).
-PAIRS = 3
+PAIRS = 5
 
 
 def paired(load, port: int, base: Target, target: Target, connections: int, duration: float,

@@ -52,16 +52,21 @@ def _canonical(value):
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+        if value.year < 1000:  # strftime does not pad the year; isoformat (below) does
+            return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+        return value.isoformat(timespec="microseconds")  # the same text, in a third the time
     return value
+
+
+#: One encoder for every row (``json.dumps`` with options builds one per call).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def content_of(row) -> str:
     """The hashed text of ``row`` (a mapping or an object) after its ``prev_hash``: a newline,
     then the JSON of its :data:`CONTENT_COLUMNS`."""
     get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-    return "\n" + json.dumps([_canonical(get(name)) for name in CONTENT_COLUMNS],
-                              ensure_ascii=False, separators=(",", ":"))
+    return "\n" + _ENCODE([_canonical(get(name)) for name in CONTENT_COLUMNS])
 
 
 def row_hash(prev_hash: str, row) -> str:
