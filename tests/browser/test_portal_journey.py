@@ -31,14 +31,15 @@ CHARTS_LOADED = ("() => [...document.querySelectorAll('.chart img')].every(i => 
 
 def seed_patient(server, email: str) -> dict:
     """Lena: an 8-week sciatica plan from 28 days ago, a signed visit every week with pain
-    8 → 4 and a straight-leg raise 35° → 55°, through the services."""
+    8 → 4 and a straight-leg raise 35° → 55°, the last with an addendum, through the
+    services."""
     from notes_service.auth.services import find_user
     from notes_service.extensions import db
     from notes_service.patients.services import create_patient
     from notes_service.plans.schemas import PlanInputSchema
     from notes_service.plans.services import create_plan
     from notes_service.visits.schemas import VisitInputSchema, VisitSchema
-    from notes_service.visits.services import record_visit_note, sign_note
+    from notes_service.visits.services import add_addendum, record_visit_note, sign_note
 
     start = date.today() - timedelta(days=28)
     with server.app.app_context():
@@ -70,6 +71,8 @@ def seed_patient(server, email: str) -> dict:
                                  {"measure": "slr", "side": "right", "phase": "post",
                                   "value": 42 + 5 * i}]}))
             sign_note(user, note.id, None, dump=VisitSchema().dump)
+        add_addendum(user, note.id, "Phoned the next day: the leg pain settled overnight after "
+                                    "the nerve glides. Keep to the home programme.")
         db.session.commit()
         return {"patient": patient.id, "plan": plan.id}
 
@@ -160,6 +163,7 @@ def test_invite_accept_and_see_progress_on_a_phone(page, chromium, live_server):
         tab.get_by_role("navigation", name="Main").get_by_role("link", name="Visits").click()
         tab.get_by_role("link", name=re.compile(r"Pat Physio")).first.click()
         expect(tab.get_by_role("heading", name="Treatments you received")).to_be_visible()
+        expect(tab.get_by_role("heading", name="Added after the visit")).to_be_visible()
         no_sideways_scroll(tab)
         screenshot(tab, "portal-visit", PHONE)
 

@@ -170,6 +170,28 @@ def test_visit_list_and_visit_page(app, practitioner, patient_web, found):
     assert "Irritable L5 radiculopathy" not in words and "assessment" not in words.lower()
 
 
+def test_visit_page_shows_what_was_added_after_signing(app, client, practitioner, patient_web,
+                                                      found):
+    """A correction goes in an addendum (a signed note never changes): the patient reads it with
+    the note, in order, with who added it; a note without one has no such section."""
+    corrected = found.note_ids[-1]
+    for text in ("Correction: the leg raise was measured on the left, not the right.",
+                 "Phoned: symptoms eased overnight."):
+        added = client.post(f"/api/v1/visits/{corrected}/addenda", json={"text": text},
+                            headers=practitioner.headers)
+        assert added.status_code == 201, added.get_json()
+    html = patient_web.get(f"/portal/visits/{corrected}").get_data(as_text=True)
+    assert page_problems(html) == []
+    words = text_of(html)
+    assert ("Added after the visit Your practitioner added these after signing. The note above "
+            "stays as it was signed. Pat Physio") in words
+    first = words.index("Correction: the leg raise was measured on the left")
+    assert first < words.index("Phoned: symptoms eased overnight.")
+    assert words.index("Next steps") < first  # after the note, which reads as signed
+    other = text_of(patient_web.get(f"/portal/visits/{found.note_ids[0]}").get_data(as_text=True))
+    assert "Added after the visit" not in other
+
+
 def test_assessment_shown_where_the_clinic_enables_it(app, patient_web, found, monkeypatch):
     monkeypatch.setitem(app.config, "PORTAL_SHOWS_ASSESSMENT", True)
     words = text_of(patient_web.get(f"/portal/visits/{found.note_ids[0]}").get_data(as_text=True))
