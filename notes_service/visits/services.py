@@ -167,6 +167,7 @@ def record_visit_note(actor: User, plan: WritablePlan | int, data: dict) -> Visi
               "signed_by_id": None, "signed_at": None, "created_at": now, "updated_at": now,
               "version": _FIRST_VERSION, **{f: data.get(f, "") for f in _TEXT_FIELDS}}
     session = db.session()
+    session.flush()  # as an ORM execute would (a no-op unless something is pending)
     take_write_lock(session)
     (note_id,) = _INSERT_NOTE.insert(session.connection(), values)
     note = as_loaded(session, VisitNote, {"id": note_id, **values})
