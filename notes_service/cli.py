@@ -1,4 +1,5 @@
-"""Flask commands: init-db, create-user, seed-demo, verify-audit, backup, restore."""
+"""Flask commands: init-db, create-user, seed-demo, verify-audit, backup, restore,
+prune-security-records."""
 
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ def _head_revision(app: Flask) -> str:
 
 
 def register_security_commands(app: Flask) -> None:
-    """verify-audit, backup and restore."""
+    """verify-audit, backup, restore and prune-security-records."""
 
     @app.cli.command("verify-audit")
     @click.option("--expect-head", default=None,
@@ -114,6 +115,26 @@ def register_security_commands(app: Flask) -> None:
                        "the expected head is not from this database.", err=True)
             raise SystemExit(1)
         click.echo(f"Audit log intact: {report.rows} rows, head {report.head}")
+
+    @app.cli.command("prune-security-records")
+    @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+    def prune_security_records_command(dry_run):
+        """Delete sign-in attempts and ended browser sessions past their retention (daily)."""
+        from notes_service.config import ConfigError
+        from notes_service.security.retention import prune_security_records
+
+        try:
+            pruned = prune_security_records(dry_run=dry_run)
+        except ConfigError as exc:
+            click.echo(str(exc), err=True)
+            raise SystemExit(1) from None
+        counts = (f"{pruned.login_attempts} sign-in attempt(s) and {pruned.sessions} ended "
+                  "browser session(s)")
+        if dry_run:
+            click.echo(f"Would delete {counts}; nothing deleted (dry run).")
+            return
+        db.session.commit()
+        click.echo(f"Deleted {counts}.")
 
     @app.cli.command("backup")
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))

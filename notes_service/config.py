@@ -33,6 +33,26 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+class ConfigError(ValueError):
+    """A setting whose value the service cannot work with."""
+
+
+def positive_int(name: str, value) -> int:
+    """``value`` of the setting ``name`` as a whole number of at least 1.
+
+    Raises :class:`ConfigError` naming the setting otherwise: a retention of 0 days, or a
+    typing slip such as ``9O``, must stop the command, not delete everything.
+    """
+    number = int(value) if isinstance(value, str) and value.strip().isdecimal() else value
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise ConfigError(f"{name} must be a whole number, 1 or more (got {value!r}).")
+    return number
+
+
+def _env_positive_int(name: str, default: int) -> int:
+    return positive_int(name, os.environ.get(name) or default)
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").lower() in ("1", "true", "yes")
 
@@ -58,6 +78,9 @@ def load_config(app) -> None:
         PROGRESS_SETTINGS={},
         #: Whether patients see the assessment text of their signed notes.
         PORTAL_SHOWS_ASSESSMENT=False,
+        #: Hours after writing a pain-diary entry during which the patient may correct or
+        #: withdraw it; after that it is locked, since the practitioner may have acted on it.
+        PORTAL_DIARY_CHANGE_HOURS=24,
         #: Fsync every read's audit row before answering (else within a second; SECURITY.md).
         AUDIT_READS_DURABLE=_env_flag("AUDIT_READS_DURABLE"),
         SESSION_COOKIE_HTTPONLY=True,
@@ -77,6 +100,11 @@ def load_config(app) -> None:
         LOGIN_MAX_FAILURES_PER_ADDRESS=_env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
         #: Minutes the failures are counted over (and the longest wait a 429 asks for).
         LOGIN_THROTTLE_MINUTES=_env_int("LOGIN_THROTTLE_MINUTES", 15),
+        # --- Housekeeping (flask prune-security-records) ---
+        #: Days sign-in attempts are kept (never fewer than the throttle still counts).
+        LOGIN_ATTEMPT_RETENTION_DAYS=_env_positive_int("LOGIN_ATTEMPT_RETENTION_DAYS", 90),
+        #: Days an ended browser session's record is kept after it ended.
+        SESSION_RETENTION_DAYS=_env_positive_int("SESSION_RETENTION_DAYS", 90),
         # --- Break-glass access ---
         #: Hours a break-glass grant lets a clinician off the care team read the record.
         BREAK_GLASS_HOURS=_env_int("BREAK_GLASS_HOURS", 4),
