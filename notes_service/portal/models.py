@@ -74,5 +74,10 @@ class DiaryEntry(db.Model):
     #: The (patient) user who wrote the entry.
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the patient last corrected the entry (None: as first written).
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the patient withdrew the entry. The row stays for the audit trail, but no list,
+    #: count or average of the diary includes it any more.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     author = relationship("User", lazy="raise")

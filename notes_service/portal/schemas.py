@@ -15,6 +15,8 @@ PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 200
 #: Longest diary note.
 DIARY_NOTE_LENGTH = 1000
+_NOTE_LENGTH = validate.Length(max=DIARY_NOTE_LENGTH,
+                               error=f"Keep the note to {DIARY_NOTE_LENGTH} characters.")
 
 
 class AcceptInvitationSchema(InputSchema):
@@ -50,8 +52,7 @@ class DiaryEntryInputSchema(InputSchema):
         0, 10, error="Choose a number from 0 to 10."), error_messages={
         "required": "Choose how much pain you have, from 0 to 10.",
         "invalid": "Choose a whole number from 0 to 10."})
-    note = fields.String(load_default="", validate=validate.Length(
-        max=DIARY_NOTE_LENGTH, error=f"Keep the note to {DIARY_NOTE_LENGTH} characters."))
+    note = fields.String(load_default="", validate=_NOTE_LENGTH)
 
     def __init__(self, *, earliest: date | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -69,6 +70,12 @@ class DiaryEntryInputSchema(InputSchema):
                                   f"({self.earliest.isoformat()}).")
 
 
+class DiaryEntryChangeSchema(DiaryEntryInputSchema):
+    """A correction of a pain-diary entry: only the fields given change, by the same rules."""
+
+    note = fields.String(validate=_NOTE_LENGTH)  # no default: a note left out stays as it is
+
+
 class DiaryEntrySchema(InputSchema):
     """A pain-diary entry as the API returns it; always patient-reported."""
 
@@ -81,6 +88,8 @@ class DiaryEntrySchema(InputSchema):
         "description": "Diary values are reported by the patient, not measured in the clinic."})
     author = fields.Nested(UserSummarySchema)
     created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "When the patient last corrected the entry (null: as first written)."})
 
 
 class InvitationSchema(InputSchema):

@@ -25,7 +25,7 @@ from notes_service.auth.services import create_user, find_user
 from notes_service.catalog import MEASURES
 from notes_service.clock import clinic_today
 from notes_service.db_types import utcnow
-from notes_service.errors import Conflict, DomainError, Forbidden
+from notes_service.errors import Conflict, DomainError, Forbidden, NotFound
 from notes_service.extensions import db
 from notes_service.patients.models import Patient
 from notes_service.plans.models import PlanOfCare
@@ -448,6 +448,13 @@ def _writable_diary(actor: User, patient_id: int) -> tuple[Patient, date | None]
     return patient, diary_start(patient.id)
 
 
+def _check_diary_day(start: date | None, day: date) -> None:
+    """The schema's rule on the day, enforced here too (the schema was given the start)."""
+    if start is None or day < start or day > clinic_today():
+        raise ValidationError({"entry_date": ["The day must be between the start of your plan "
+                                              "of care and today."]})
+
+
 def diary_open_for_writing(actor: User, patient_id: int) -> date | None:
     """Check the actor may write this diary; return its first day (:func:`diary_start`).
 
@@ -460,10 +467,7 @@ def diary_open_for_writing(actor: User, patient_id: int) -> date | None:
 def record_diary_entry(actor: User, patient_id: int, data: dict) -> DiaryEntry:
     """Add a patient's own pain-diary entry (``data`` loaded with the diary's start)."""
     patient, start = _writable_diary(actor, patient_id)
-    day = data["entry_date"]
-    if start is None or day < start or day > clinic_today():  # the schema's rule, enforced here
-        raise ValidationError({"entry_date": ["The day must be between the start of your plan "
-                                              "of care and today."]})
+    _check_diary_day(start, data["entry_date"])
     entry = DiaryEntry(patient_id=patient.id, entry_date=data["entry_date"], pain=data["pain"],
                        note=(data.get("note") or "").strip(), author=actor)
     db.session.add(entry)
@@ -474,9 +478,13 @@ def record_diary_entry(actor: User, patient_id: int, data: dict) -> DiaryEntry:
 
 
 def list_diary(actor: User, patient_id: int, *, limit: int | None = None) -> list[DiaryEntry]:
-    """A patient's diary, newest day first (the patient and their care team), audited."""
+    """A patient's diary, newest day first (the patient and their care team), audited.
+
+    Withdrawn entries are left out: they stay in the table only for the audit trail.
+    """
     patient = get_patient(actor, patient_id)
-    stmt = (select(DiaryEntry).where(DiaryEntry.patient_id == patient.id)
+    stmt = (select(DiaryEntry).where(DiaryEntry.patient_id == patient.id,
+                                     DiaryEntry.withdrawn_at.is_(None))
             .options(joinedload(DiaryEntry.author))
             .order_by(DiaryEntry.entry_date.desc(), DiaryEntry.id.desc()))
     if limit is not None:
@@ -485,3 +493,133 @@ def list_diary(actor: User, patient_id: int, *, limit: int | None = None) -> lis
     record(actor, "list", "diary", patient_id=patient.id,
            detail=f"{len(entries)} entries of patient {patient.id}")
     return entries
+
+
+# --------------------------------------------------------------------------------------
+# Correcting or withdrawing a diary entry
+# --------------------------------------------------------------------------------------
+
+
+class DiaryEntryLocked(Conflict):
+    """The entry's author asked to change it after the change window: it is locked, because
+    the practitioner may have read it and acted on it (409)."""
+
+
+def diary_change_hours() -> int:
+    """Hours after writing an entry during which its author may change or withdraw it."""
+    return int(current_app.config["PORTAL_DIARY_CHANGE_HOURS"])
+
+
+def changeable_diary_entries(actor: User, entries: list[DiaryEntry], *,
+                             now: datetime | None = None) -> dict[int, datetime]:
+    """Of ``entries``, those the actor wrote and may still change: id → when each locks."""
+    now = now or utcnow()
+    window = timedelta(hours=diary_change_hours())
+    return {entry.id: entry.created_at + window for entry in entries
+            if entry.author_id == actor.id and entry.withdrawn_at is None
+            and entry.created_at + window > now}
+
+
+def _diary_entry_not_found(entry_id: int) -> NotFound:
+    """The :class:`NotFound` of an entry the actor may not see, or that was withdrawn, naming
+    its patient (if any) for the audit row."""
+    owner = db.session.execute(
+        select(DiaryEntry.patient_id).where(DiaryEntry.id == entry_id)).scalar()
+    error = NotFound("diary", entry_id, patient_id=owner)
+    error.message = "Diary entry not found."
+    return error
+
+
+def _check_open_for_change(actor: User, entry: DiaryEntry, now: datetime) -> None:
+    if entry.withdrawn_at is not None:
+        raise _diary_entry_not_found(entry.id)
+    if actor.role != "patient" or entry.author_id != actor.id:
+        raise Forbidden("Only the patient who wrote a diary entry may change or withdraw it; "
+                        "clinicians read the diary.", kind="diary",
+                        patient_id=entry.patient_id, object_id=entry.id)
+    hours = diary_change_hours()
+    until = entry.created_at + timedelta(hours=hours)
+    if now >= until:
+        record(actor, "write", "diary", patient_id=entry.patient_id, object_id=entry.id,
+               outcome="denied", detail=f"locked since {until:%Y-%m-%d %H:%M} UTC")
+        raise DiaryEntryLocked(
+            f"This entry can no longer be changed: entries are locked {hours} hours after "
+            "they are written, because your practitioner may have acted on them. Add a new "
+            "entry instead, or tell your practitioner at your next visit.")
+
+
+def diary_entry_for_change(actor: User, patient_id: int, entry_id: int, *,
+                           now: datetime | None = None) -> DiaryEntry:
+    """Load an entry of the patient's diary that the actor may change or withdraw.
+
+    Another patient's entry, an unknown or a withdrawn one is a 404 (audited as denied);
+    clinicians see the entry but never change it (403). The author after the change window
+    gets :class:`DiaryEntryLocked`, with a ``denied`` audit row that the caller commits if it
+    wants it kept (the error handler rolls back). Called before a body is read, so a refused
+    change never validates it.
+    """
+    now = now or utcnow()
+    patient = get_patient(actor, patient_id)
+    entry = db.session.execute(
+        select(DiaryEntry).where(DiaryEntry.id == entry_id, DiaryEntry.patient_id == patient.id)
+        .options(joinedload(DiaryEntry.author))).scalar_one_or_none()
+    if entry is None:
+        raise _diary_entry_not_found(entry_id)
+    _check_open_for_change(actor, entry, now)
+    return entry
+
+
+def _write_open_entry(actor: User, entry: DiaryEntry, now: datetime, **values) -> None:
+    """Write ``values`` to the entry by one conditional UPDATE (not withdrawn, still inside
+    the window at ``now``), so a change racing a withdrawal in another tab, or the end of the
+    window, is refused as it would have been a moment later."""
+    cutoff = now - timedelta(hours=diary_change_hours())
+    written = db.session.execute(
+        update(DiaryEntry).where(DiaryEntry.id == entry.id, DiaryEntry.withdrawn_at.is_(None),
+                                 DiaryEntry.created_at > cutoff)
+        .values(**values)).rowcount
+    if written != 1:
+        db.session.refresh(entry)
+        _check_open_for_change(actor, entry, now)
+
+
+def change_diary_entry(actor: User, entry: DiaryEntry, data: dict, *,
+                       now: datetime | None = None) -> DiaryEntry:
+    """Correct an entry :func:`diary_entry_for_change` returned for this actor.
+
+    ``data`` is :class:`~notes_service.portal.schemas.DiaryEntryInputSchema` input loaded with
+    the diary's start, partial: the day, pain and note given replace the entry's, and
+    ``updated_at`` records when. Sending what the entry already holds changes nothing (but
+    is audited).
+    """
+    now = now or utcnow()
+    if "entry_date" in data:
+        _check_diary_day(diary_start(entry.patient_id), data["entry_date"])
+    if "note" in data:
+        data = {**data, "note": data["note"].strip()}
+    changed = {name: data[name] for name in ("entry_date", "pain", "note")
+               if name in data and data[name] != getattr(entry, name)}
+    detail = []  # what the audit row says changed (the note's words stay out of it)
+    if "pain" in changed:
+        detail.append(f"pain {entry.pain} → {changed['pain']}/10")
+    if "entry_date" in changed:
+        detail.append(f"day {entry.entry_date.isoformat()} → "
+                      f"{changed['entry_date'].isoformat()}")
+    if "note" in changed:
+        detail.append("note changed")
+    if changed:
+        _write_open_entry(actor, entry, now, **changed, updated_at=now)
+    record(actor, "update", "diary", patient_id=entry.patient_id, object_id=entry.id,
+           detail="; ".join(detail) or "nothing changed")
+    return entry
+
+
+def withdraw_diary_entry(actor: User, entry: DiaryEntry, *,
+                         now: datetime | None = None) -> DiaryEntry:
+    """Withdraw an entry :func:`diary_entry_for_change` returned for this actor: it leaves
+    every list and figure of the diary, and its row stays for the audit trail."""
+    now = now or utcnow()
+    _write_open_entry(actor, entry, now, withdrawn_at=now)
+    record(actor, "withdraw", "diary", patient_id=entry.patient_id, object_id=entry.id,
+           detail=f"pain {entry.pain}/10 on {entry.entry_date.isoformat()}")
+    return entry

@@ -115,11 +115,24 @@ def visit(visit_id: int):
                        treatments=view.treatments, show_assessment=assessment_visible_to(user))
 
 
-def _diary_page(user, form: FormState, status: int = 200):
+def _diary_page(user, form: FormState, status: int = 200, *, editing=None, withdrawing=None):
+    """The diary page: the new-entry form, or the form correcting ``editing``, or the question
+    before withdrawing ``withdrawing``; beside it the entries, those still open for change
+    with their Edit and Withdraw buttons."""
     entries = services.list_diary(user, user.patient_id)
     start = services.diary_start(user.patient_id)
     return render_page("portal/diary.html", status, form=form, entries=entries, start=start,
-                       note_length=DIARY_NOTE_LENGTH)
+                       note_length=DIARY_NOTE_LENGTH, editing=editing, withdrawing=withdrawing,
+                       changeable=services.changeable_diary_entries(user, entries),
+                       change_hours=services.diary_change_hours())
+
+
+def _diary_payload(form: FormState) -> dict:
+    """The diary form's fields as the schema takes them (a blank day or pain left out)."""
+    payload = {"entry_date": form.get("entry_date").strip() or None,
+               "pain": parse_integer(form.get("pain")),
+               "note": form.get("note").replace("\r\n", "\n").strip()}
+    return {k: v for k, v in payload.items() if v is not None}
 
 
 @bp.route("/diary", methods=["GET", "POST"])
@@ -130,13 +143,9 @@ def diary():
         return _diary_page(user, FormState.from_mapping(
             {"entry_date": clinic_today().isoformat()}))
     form = FormState.from_request()
-    payload = {"entry_date": form.get("entry_date").strip() or None,
-               "pain": parse_integer(form.get("pain")),
-               "note": form.get("note").replace("\r\n", "\n").strip()}
-    payload = {k: v for k, v in payload.items() if v is not None}
     try:
         start = services.diary_open_for_writing(user, user.patient_id)
-        data = DiaryEntryInputSchema(earliest=start).load(payload)
+        data = DiaryEntryInputSchema(earliest=start).load(_diary_payload(form))
         entry = services.record_diary_entry(user, user.patient_id, data)
     except ValidationError as exc:
         db.session.rollback()
@@ -145,6 +154,63 @@ def diary():
     db.session.commit()
     flash(f"Saved: pain {entry.pain} out of 10 on {entry.entry_date:%-d %B}. "
           "Your practitioner will see it.", "success")
+    return redirect(url_for("portal.diary"))
+
+
+def _entry_for_change(user, entry_id: int):
+    """The patient's own entry, still open for change; None once it is locked, after
+    flashing why (another patient's entry or a withdrawn one is a 404)."""
+    try:
+        return services.diary_entry_for_change(user, user.patient_id, entry_id)
+    except services.DiaryEntryLocked as exc:
+        db.session.commit()  # keep the audit row of the refused change
+        flash(exc.message, "warning")
+        return None
+
+
+@bp.route("/diary/<int:entry_id>/edit", methods=["GET", "POST"])
+def diary_edit(entry_id: int):
+    """Correct one of the patient's own entries (day, pain, note) while it is open for change,
+    with the new-entry form's fields and rules."""
+    user = _patient()
+    entry = _entry_for_change(user, entry_id)
+    if entry is None:
+        return redirect(url_for("portal.diary"))
+    if request.method == "GET":
+        return _diary_page(user, FormState.from_mapping(
+            {"entry_date": entry.entry_date.isoformat(), "pain": entry.pain,
+             "note": entry.note}), editing=entry)
+    form = FormState.from_request()
+    try:
+        start = services.diary_start(user.patient_id)
+        data = DiaryEntryInputSchema(earliest=start).load(_diary_payload(form))
+        services.change_diary_entry(user, entry, data)
+    except ValidationError as exc:
+        db.session.rollback()
+        map_errors(form, exc.messages, fields=_DIARY_FIELDS)
+        return _diary_page(user, form, 422, editing=entry)
+    message = (f"Changed: your entry now says pain {entry.pain} out of 10 on "
+               f"{entry.entry_date:%-d %B}.")
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("portal.diary"))
+
+
+@bp.route("/diary/<int:entry_id>/withdraw", methods=["GET", "POST"])
+def diary_withdraw(entry_id: int):
+    """Withdraw one of the patient's own entries while it is open for change: the page asks
+    first, and its small form (a POST, CSRF-protected) withdraws."""
+    user = _patient()
+    entry = _entry_for_change(user, entry_id)
+    if entry is None:
+        return redirect(url_for("portal.diary"))
+    if request.method == "GET":
+        return _diary_page(user, FormState(), withdrawing=entry)
+    services.withdraw_diary_entry(user, entry)
+    message = (f"Withdrawn: your entry of {entry.entry_date:%-d %B} (pain {entry.pain} out "
+               "of 10). Your practitioner will no longer see it.")
+    db.session.commit()
+    flash(message, "success")
     return redirect(url_for("portal.diary"))
 
 

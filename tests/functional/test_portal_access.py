@@ -16,6 +16,7 @@ from web_support import pending_dir  # noqa: F401
 PATIENT_ROUTES = {
     "static", "web.home", "auth.login", "auth.logout", "auth.ping", "auth.password",
     "portal.home", "portal.plan", "portal.visits", "portal.visit", "portal.diary",
+    "portal.diary_edit", "portal.diary_withdraw",  # their own entries, tested on their own
     "portal.accept",  # a signed-in browser is told to sign out first (409)
     "progress.measure_chart", "progress.overview_chart",  # their own plan's charts
     "reports.download",  # their own signed progress reports
