@@ -393,12 +393,13 @@ def patient_page_statements(viewer: Viewer) -> dict[str, Prepared]:
         .where(PlanOfCare.patient_id == patient_id,
                patient_scope(viewer, PlanOfCare.patient_id))
         .order_by((PlanOfCare.status != "active"), PlanOfCare.start_date.desc(), Goal.id),
-        # The newest entries, each with the counts of all of them (a window over every row,
-        # taken before the limit): no second statement, and no entry loaded beyond those shown.
+        # The newest entries the patient has not withdrawn, each with the counts of all of them
+        # (a window over every row, taken before the limit): no second statement, and no
+        # entry loaded beyond those shown.
         "diary": select(
             DiaryEntry.id, DiaryEntry.entry_date, DiaryEntry.pain, DiaryEntry.note,
             func.count().over(), func.count(week).over(), func.sum(week).over())
-        .where(DiaryEntry.patient_id == patient_id,
+        .where(DiaryEntry.patient_id == patient_id, DiaryEntry.withdrawn_at.is_(None),
                patient_scope(viewer, DiaryEntry.patient_id))
         .order_by(DiaryEntry.entry_date.desc(), DiaryEntry.id.desc())
         .limit(bindparam("shown", type_=Integer)),

@@ -306,17 +306,27 @@ def test_withdrawn_entries_leave_the_patients_pages(app, patient_web, found, typ
         assert 'pain-pill">5/10' in html, url
 
 
-@pytest.mark.xfail(strict=True, reason="the practitioner's patient page reads the diary "
-                   "through notes_service/web/queries.py (patient_page_statements['diary']), "
-                   "which does not leave withdrawn entries out yet")
-def test_withdrawn_entries_leave_the_practitioners_patient_page(app, web, found, typo):  # noqa: F811
-    diary_entry(app, found.account, found, days_ago=1, pain=5)
-    api_client = app.test_client()
-    assert Api(api_client, found.account).delete(entry_url(found, typo)).status_code == 204
+def _reported_panel(web, found) -> str:  # noqa: F811
     html = web.get(f"/patients/{found.patient_id}").get_data(as_text=True)
     panel = html[html.index('id="reported-title"'):]
-    panel = panel[:panel.index("</section>")]
-    assert "8/10" not in panel and "After the long drive." not in panel
+    return panel[:panel.index("</section>")]
+
+
+def test_the_practitioners_patient_page_follows_corrections_and_withdrawals(app, web, found,
+                                                                            typo):  # noqa: F811
+    """The panel of patient-reported pain on the practitioner's page (its HTML is cached by
+    everything it shows) shows a correction at once and leaves a withdrawn entry out."""
+    diary_entry(app, found.account, found, days_ago=1, pain=5)
+    assert "8/10" in _reported_panel(web, found)  # seen (and cached) before the change
+    api = Api(app.test_client(), found.account)
+    changed = api.patch(entry_url(found, typo), {"pain": 7})
+    assert changed.status_code == 200, changed.get_json()
+    panel = _reported_panel(web, found)
+    assert "8/10" not in panel and "7/10" in panel
+    assert re.search(r"average 6/10\s+from 2 entries", panel), panel
+    assert api.delete(entry_url(found, typo)).status_code == 204
+    panel = _reported_panel(web, found)
+    assert "7/10" not in panel and "After the long drive." not in panel
     assert re.search(r"average 5/10\s+from 1 entry", panel), panel
 
 
