@@ -182,6 +182,18 @@ def test_invite_accept_and_see_progress_on_a_phone(page, chromium, live_server):
         no_sideways_scroll(tab)
         screenshot(tab, "portal-diary", PHONE)
 
+        # a slip corrected within the day: the entry's form comes back filled in
+        tab.get_by_role("link", name=re.compile(r"^Edit the entry of")).first.click()
+        expect(tab.get_by_role("heading", name=re.compile(r"^Change your entry of"))).to_be_visible()
+        expect(tab.get_by_label("Anything to tell your practitioner? (optional)")).to_have_value(
+            "Sat through a whole film without leg pain.")
+        tab.locator("label[for=pain-4]").click()
+        no_sideways_scroll(tab)
+        screenshot(tab, "portal-diary-edit", PHONE)
+        tab.get_by_role("button", name="Save changes").click()
+        expect(tab.get_by_text(re.compile(r"Changed: your entry now says pain 4 out of 10"))
+               ).to_be_visible()
+
         # the link is used up
         other = phone.new_page()
         other.context.clear_cookies()
@@ -197,7 +209,7 @@ def test_invite_accept_and_see_progress_on_a_phone(page, chromium, live_server):
     # the practitioner sees the diary entry, apart from the in-clinic measures
     page.goto(f"{base}/patients/{seeded['patient']}")
     panel = page.locator("section", has=page.get_by_role("heading", name="Patient-reported pain"))
-    expect(panel).to_contain_text("3/10")
+    expect(panel).to_contain_text("4/10")  # as corrected
     expect(panel).to_contain_text("Sat through a whole film without leg pain.")
     panel.scroll_into_view_if_needed()
     screenshot(page, "portal-practitioner-diary-panel", LAPTOP)
