@@ -37,15 +37,20 @@ class ConfigError(ValueError):
     """A setting whose value the service cannot work with."""
 
 
-def positive_int(name: str, value) -> int:
-    """``value`` of the setting ``name`` as a whole number of at least 1.
+#: The largest number of days a retention setting takes (a century): a date that far back
+#: is still a date.
+MAX_DAYS = 36_500
+
+
+def positive_int(name: str, value, maximum: int = MAX_DAYS) -> int:
+    """``value`` of the setting ``name`` as a whole number from 1 to ``maximum``.
 
     Raises :class:`ConfigError` naming the setting otherwise: a retention of 0 days, or a
     typing slip such as ``9O``, must stop the command, not delete everything.
     """
     number = int(value) if isinstance(value, str) and value.strip().isdecimal() else value
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise ConfigError(f"{name} must be a whole number, 1 or more (got {value!r}).")
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= maximum:
+        raise ConfigError(f"{name} must be a whole number from 1 to {maximum} (got {value!r}).")
     return number
 
 

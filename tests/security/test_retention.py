@@ -185,7 +185,8 @@ def test_the_command_dry_run_deletes_nothing(app, runner, practitioner, audit_lo
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
-@pytest.mark.parametrize("value", [0, -7, 1.5, True, None, "ninety", "9O", ""])
+@pytest.mark.parametrize("value", [0, -7, 1.5, True, None, "ninety", "9O", "", 36_501,
+                                   10**7])
 def test_a_bad_retention_stops_the_run_before_anything_is_deleted(
         app, runner, practitioner, audit_log, monkeypatch, setting, value):
     monkeypatch.setitem(app.config, setting, value)
@@ -196,7 +197,8 @@ def test_a_bad_retention_stops_the_run_before_anything_is_deleted(
         prune_security_records()
     result = runner.invoke(args=["prune-security-records"])
     assert result.exit_code == 1
-    assert result.stderr == f"{setting} must be a whole number, 1 or more (got {value!r}).\n"
+    assert result.stderr == (f"{setting} must be a whole number from 1 to 36500 "
+                             f"(got {value!r}).\n")
     assert ids(app, LoginAttempt) == attempts and ids(app, UserSession) == sessions
     assert audit_log.new() == []
 
@@ -213,8 +215,8 @@ def test_the_retentions_come_from_the_environment_and_are_checked_at_start(monke
     assert configured()[setting] == 90
     monkeypatch.setenv(setting, " 30 ")
     assert configured()[setting] == 30
-    for bad in ("0", "-1", "30d", "1.5"):
+    for bad in ("0", "-1", "30d", "1.5", "36501"):
         monkeypatch.setenv(setting, bad)
-        with pytest.raises(ConfigError, match=f"^{setting} must be a whole number, 1 or more "
-                                               f"\\(got '{bad}'\\)"):
+        with pytest.raises(ConfigError, match=f"^{setting} must be a whole number from 1 to "
+                                               f"36500 \\(got '{bad}'\\)"):
             configured()
