@@ -182,7 +182,9 @@ def test_no_route_changes_or_deletes_audit_rows(app):
             rule
     deletes = {r.endpoint for r in app.url_map.iter_rules() if "DELETE" in r.methods
                and r.rule.startswith("/api/")}
-    assert deletes == {"api.remove_care_team_member"}
+    # Neither touches the audit log: a care-team place ends, a diary entry is withdrawn (its
+    # row kept, withdrawn_at set).
+    assert deletes == {"api.remove_care_team_member", "api.withdraw_diary_entry"}
 
 
 def test_a_refused_write_is_recorded_as_denied(app, clinic, chart, as_account, director,
