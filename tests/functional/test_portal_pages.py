@@ -190,10 +190,11 @@ def test_visit_page_shows_what_was_added_after_signing(app, client, practitioner
     assert words.index("Next steps") < first  # after the note, which reads as signed
     other = text_of(patient_web.get(f"/portal/visits/{found.note_ids[0]}").get_data(as_text=True))
     assert "Added after the visit" not in other
-    listed = patient_web.get("/portal/visits").get_data(as_text=True)
-    updated = re.findall(r'href="/portal/visits/(\d+)"><span class="visit-date">[^<]*'
-                         r'<span class="badge[^"]*"[^>]*>Updated</span>', listed)
-    assert updated == [str(corrected)]
+    for url in ("/portal/visits", "/"):  # the visit list, and the home page's recent visits
+        listed = patient_web.get(url).get_data(as_text=True)
+        updated = re.findall(r'href="/portal/visits/(\d+)"><span class="visit-date">[^<]*'
+                             r'<span class="badge[^"]*"[^>]*>Updated</span>', listed)
+        assert updated == [str(corrected)], url
 
 
 def test_assessment_shown_where_the_clinic_enables_it(app, patient_web, found, monkeypatch):
