@@ -398,7 +398,8 @@ def patient_page_statements(viewer: Viewer) -> dict[str, Prepared]:
         # entry loaded beyond those shown.
         "diary": select(
             DiaryEntry.id, DiaryEntry.entry_date, DiaryEntry.pain, DiaryEntry.note,
-            func.count().over(), func.count(week).over(), func.sum(week).over())
+            DiaryEntry.updated_at, func.count().over(), func.count(week).over(),
+            func.sum(week).over())
         .where(DiaryEntry.patient_id == patient_id, DiaryEntry.withdrawn_at.is_(None),
                patient_scope(viewer, DiaryEntry.patient_id))
         .order_by(DiaryEntry.entry_date.desc(), DiaryEntry.id.desc())
@@ -508,6 +509,8 @@ class DiaryRow:
     entry_date: date
     pain: int
     note: str
+    #: When the patient last corrected the entry (None: as first written).
+    corrected_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -530,11 +533,11 @@ def diary_panel(actor: User, patient_id: int, *, today: date, shown: int = 8) ->
     rows = _rows(patient_page_statements(Viewer.of(actor))["diary"], {
         "patient_id": patient_id, "shown": shown,
         "week_start": today - timedelta(days=7)})
-    total, week_count, week_sum = rows[0][4:] if rows else (0, 0, None)
+    total, week_count, week_sum = rows[0][5:] if rows else (0, 0, None)
     record(actor, "list", "diary", patient_id=patient_id,
            detail=f"{total} entries of patient {patient_id}")
     average = round(week_sum / week_count, 1) if week_count else None
-    return DiaryPanel(tuple(DiaryRow(*row[:4]) for row in rows), average, week_count, total)
+    return DiaryPanel(tuple(DiaryRow(*row[:5]) for row in rows), average, week_count, total)
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,7 +209,7 @@ def test_invite_accept_and_see_progress_on_a_phone(page, chromium, live_server):
     # the practitioner sees the diary entry, apart from the in-clinic measures
     page.goto(f"{base}/patients/{seeded['patient']}")
     panel = page.locator("section", has=page.get_by_role("heading", name="Patient-reported pain"))
-    expect(panel).to_contain_text("4/10")  # as corrected
+    expect(panel).to_contain_text("corrected 4/10")  # as corrected, and marked so
     expect(panel).to_contain_text("Sat through a whole film without leg pain.")
     panel.scroll_into_view_if_needed()
     screenshot(page, "portal-practitioner-diary-panel", LAPTOP)

@@ -317,12 +317,15 @@ def test_the_practitioners_patient_page_follows_corrections_and_withdrawals(app,
     """The panel of patient-reported pain on the practitioner's page (its HTML is cached by
     everything it shows) shows a correction at once and leaves a withdrawn entry out."""
     diary_entry(app, found.account, found, days_ago=1, pain=5)
-    assert "8/10" in _reported_panel(web, found)  # seen (and cached) before the change
+    before = _reported_panel(web, found)  # seen (and cached) before the change
+    assert "8/10" in before and ">corrected<" not in before
     api = Api(app.test_client(), found.account)
     changed = api.patch(entry_url(found, typo), {"pain": 7})
     assert changed.status_code == 200, changed.get_json()
     panel = _reported_panel(web, found)
-    assert "8/10" not in panel and "7/10" in panel
+    assert "8/10" not in panel and re.search(
+        r'title="Corrected by the patient [^"]+">corrected</span> <strong class="num">7/10', panel)
+    assert panel.count(">corrected<") == 1  # the other entry is as first written
     assert re.search(r"average 6/10\s+from 2 entries", panel), panel
     assert api.delete(entry_url(found, typo)).status_code == 204
     panel = _reported_panel(web, found)
