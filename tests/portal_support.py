@@ -6,6 +6,7 @@ Arranged through the core services (not the API) so a test states only what it c
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -116,3 +117,14 @@ def diary_entry(app, account, found: PortalPatient, *, days_ago=0, pain=4, note=
             "entry_date": date.today() - timedelta(days=days_ago), "pain": pain, "note": note})
         db.session.commit()
         return entry.id
+
+
+def assert_diary_error(html: str, field: str, message: str) -> None:
+    """The diary form answered 422 with ``message`` beside ``field`` (the pain scale's error
+    sits beside the whole scale), and the page is structurally sound."""
+    from web_support import page_problems
+
+    assert page_problems(html) == []
+    error_id = "pain-error" if field == "pain" else f"{field}-error"
+    assert re.search(rf'id="{error_id}"><span class="visually-hidden">Error: </span>'
+                     rf'{re.escape(message)}', html), html

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from conftest import PASSWORD
 from notes_service.extensions import db
 from portal_support import (
+    assert_diary_error,
     diary_entry,
     draft_note,
     make_patient,
@@ -252,10 +253,7 @@ def test_diary_errors_beside_fields_with_typed_values_kept(patient_web, data, fi
     response = patient_web.post("/portal/diary", data=body)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert page_problems(html) == []
-    error_id = "pain-error" if field == "pain" else f"{field}-error"
-    assert re.search(rf'id="{error_id}"><span class="visually-hidden">Error: </span>'
-                     rf'{re.escape(message)}', html), html
+    assert_diary_error(html, field, message)
     if field == "entry_date":
         assert f'value="{body["entry_date"]}"' in html
     if body["note"] and field != "note":
