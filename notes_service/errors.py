@@ -56,6 +56,26 @@ class Conflict(DomainError):
     status = 409
 
 
+class RefusedConflict(Conflict):
+    """A 409 that refuses the actor's change of patient data, so it is audited as denied like
+    a 403 (after the rollback of what the request did): a locked diary entry, say."""
+
+    def __init__(self, message: str, *, kind: str, patient_id: int | None,
+                 object_id: int | None, detail: str | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.patient_id = patient_id
+        self.object_id = object_id
+        self.detail = detail
+
+    def record(self, actor) -> None:
+        """Audit the refusal, of a change whatever the request's method (the caller commits)."""
+        from notes_service.audit.services import record
+
+        record(actor, "write", self.kind, patient_id=self.patient_id, object_id=self.object_id,
+               outcome="denied", detail=self.detail)
+
+
 def wants_json() -> bool:
     """Whether the current request should get a JSON error."""
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
@@ -148,6 +168,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Conflict)
     def conflict(exc: Conflict):
         db.session.rollback()
+        if isinstance(exc, RefusedConflict):
+            exc.record(getattr(g, "actor", None))
+            db.session.commit()
         if wants_json():
             return jsonify(errors={"_request": [exc.message]}, **exc.payload), 409
         return _error_page(409, "Conflict", exc.message)

@@ -3,7 +3,6 @@
 from flask import Response, g, url_for
 
 from notes_service.api import api_route, load_json
-from notes_service.extensions import db
 from notes_service.portal import services
 from notes_service.portal.schemas import (
     DiaryEntryChangeSchema,
@@ -31,23 +30,14 @@ def list_diary(patient_id):
     return services.list_diary(g.actor, patient_id)
 
 
-def _entry_for_change(patient_id, entry_id):
-    """The entry the actor may change (404 and 403 as usual); a locked one is a 409 whose
-    ``denied`` audit row is kept."""
-    try:
-        return services.diary_entry_for_change(g.actor, patient_id, entry_id)
-    except services.DiaryEntryLocked:
-        db.session.commit()  # the error handler rolls back: keep the audit row first
-        raise
-
-
 @api_route("/patients/<int:patient_id>/diary/<int:entry_id>", "PATCH",
            summary="Correct a pain-diary entry (its author, within PORTAL_DIARY_CHANGE_HOURS, "
                    "24 by default, of writing it)", tag="portal",
            body=DiaryEntryChangeSchema, load_body=False, partial=True,
            response=DiaryEntrySchema, errors=(401, 403, 404, 409, 422))
 def change_diary_entry(patient_id, entry_id):
-    entry = _entry_for_change(patient_id, entry_id)  # 404, 403, 409 before the body is read
+    # 404, 403, 409 (audited as denied) before the body is read
+    entry = services.diary_entry_for_change(g.actor, patient_id, entry_id)
     data = load_json(DiaryEntryChangeSchema(earliest=services.diary_start(entry.patient_id),
                                             partial=True))
     return services.change_diary_entry(g.actor, entry, data)
@@ -59,7 +49,8 @@ def change_diary_entry(patient_id, entry_id):
            tag="portal", status=204,
            errors=(401, 403, 404, 409))
 def withdraw_diary_entry(patient_id, entry_id):
-    services.withdraw_diary_entry(g.actor, _entry_for_change(patient_id, entry_id))
+    services.withdraw_diary_entry(
+        g.actor, services.diary_entry_for_change(g.actor, patient_id, entry_id))
     return Response(status=204)
 
 

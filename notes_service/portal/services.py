@@ -25,7 +25,7 @@ from notes_service.auth.services import create_user, find_user
 from notes_service.catalog import MEASURES
 from notes_service.clock import clinic_today
 from notes_service.db_types import utcnow
-from notes_service.errors import Conflict, DomainError, Forbidden, NotFound
+from notes_service.errors import Conflict, DomainError, Forbidden, NotFound, RefusedConflict
 from notes_service.extensions import db
 from notes_service.patients.models import Patient
 from notes_service.plans.models import PlanOfCare
@@ -500,7 +500,7 @@ def list_diary(actor: User, patient_id: int, *, limit: int | None = None) -> lis
 # --------------------------------------------------------------------------------------
 
 
-class DiaryEntryLocked(Conflict):
+class DiaryEntryLocked(RefusedConflict):
     """The entry's author asked to change it after the change window: it is locked, because
     the practitioner may have read it and acted on it (409)."""
 
@@ -540,12 +540,12 @@ def _check_open_for_change(actor: User, entry: DiaryEntry, now: datetime) -> Non
     hours = diary_change_hours()
     until = entry.created_at + timedelta(hours=hours)
     if now >= until:
-        record(actor, "write", "diary", patient_id=entry.patient_id, object_id=entry.id,
-               outcome="denied", detail=f"locked since {until:%Y-%m-%d %H:%M} UTC")
         raise DiaryEntryLocked(
             f"This entry can no longer be changed: entries are locked {hours} hours after "
             "they are written, because your practitioner may have acted on them. Add a new "
-            "entry instead, or tell your practitioner at your next visit.")
+            "entry instead, or tell your practitioner at your next visit.", kind="diary",
+            patient_id=entry.patient_id, object_id=entry.id,
+            detail=f"locked since {until:%Y-%m-%d %H:%M} UTC")
 
 
 def diary_entry_for_change(actor: User, patient_id: int, entry_id: int, *,
@@ -554,9 +554,9 @@ def diary_entry_for_change(actor: User, patient_id: int, entry_id: int, *,
 
     Another patient's entry, an unknown or a withdrawn one is a 404 (audited as denied);
     clinicians see the entry but never change it (403). The author after the change window
-    gets :class:`DiaryEntryLocked`, with a ``denied`` audit row that the caller commits if it
-    wants it kept (the error handler rolls back). Called before a body is read, so a refused
-    change never validates it.
+    gets :class:`DiaryEntryLocked`, which the error handler (or a page that catches it, through
+    its ``record``) audits as denied. Called before a body is read, so a refused change never
+    validates it.
     """
     now = now or utcnow()
     patient = get_patient(actor, patient_id)
@@ -581,6 +581,7 @@ def _write_open_entry(actor: User, entry: DiaryEntry, now: datetime, **values) -
     if written != 1:
         db.session.refresh(entry)
         _check_open_for_change(actor, entry, now)
+        raise Conflict("The entry changed meanwhile: reload the diary and try again.")
 
 
 def change_diary_entry(actor: User, entry: DiaryEntry, data: dict, *,

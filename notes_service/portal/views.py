@@ -13,6 +13,7 @@ from notes_service.clock import clinic_today
 from notes_service.extensions import db, login_manager
 from notes_service.patients.models import Patient
 from notes_service.portal import services
+from notes_service.portal.models import DiaryEntry
 from notes_service.portal.rules import assessment_visible_to
 from notes_service.portal.schemas import (
     DIARY_NOTE_LENGTH,
@@ -157,15 +158,23 @@ def diary():
     return redirect(url_for("portal.diary"))
 
 
+def _locked(user, exc: services.DiaryEntryLocked):
+    """Back to the diary, saying why the entry cannot change, the refusal audited (nothing
+    else the request did is kept)."""
+    db.session.rollback()
+    exc.record(user)
+    db.session.commit()
+    flash(exc.message, "warning")
+    return redirect(url_for("portal.diary"))
+
+
 def _entry_for_change(user, entry_id: int):
-    """The patient's own entry, still open for change; None once it is locked, after
-    flashing why (another patient's entry or a withdrawn one is a 404)."""
+    """The patient's own entry, still open for change, or the redirect of a locked one
+    (another patient's entry or a withdrawn one is a 404)."""
     try:
         return services.diary_entry_for_change(user, user.patient_id, entry_id)
     except services.DiaryEntryLocked as exc:
-        db.session.commit()  # keep the audit row of the refused change
-        flash(exc.message, "warning")
-        return None
+        return _locked(user, exc)
 
 
 @bp.route("/diary/<int:entry_id>/edit", methods=["GET", "POST"])
@@ -174,8 +183,8 @@ def diary_edit(entry_id: int):
     with the new-entry form's fields and rules."""
     user = _patient()
     entry = _entry_for_change(user, entry_id)
-    if entry is None:
-        return redirect(url_for("portal.diary"))
+    if not isinstance(entry, DiaryEntry):
+        return entry
     if request.method == "GET":
         return _diary_page(user, FormState.from_mapping(
             {"entry_date": entry.entry_date.isoformat(), "pain": entry.pain,
@@ -185,6 +194,8 @@ def diary_edit(entry_id: int):
         start = services.diary_start(user.patient_id)
         data = DiaryEntryInputSchema(earliest=start).load(_diary_payload(form))
         services.change_diary_entry(user, entry, data)
+    except services.DiaryEntryLocked as exc:  # the window ended while the form was sent
+        return _locked(user, exc)
     except ValidationError as exc:
         db.session.rollback()
         map_errors(form, exc.messages, fields=_DIARY_FIELDS)
@@ -202,11 +213,14 @@ def diary_withdraw(entry_id: int):
     first, and its small form (a POST, CSRF-protected) withdraws."""
     user = _patient()
     entry = _entry_for_change(user, entry_id)
-    if entry is None:
-        return redirect(url_for("portal.diary"))
+    if not isinstance(entry, DiaryEntry):
+        return entry
     if request.method == "GET":
         return _diary_page(user, FormState(), withdrawing=entry)
-    services.withdraw_diary_entry(user, entry)
+    try:
+        services.withdraw_diary_entry(user, entry)
+    except services.DiaryEntryLocked as exc:
+        return _locked(user, exc)
     message = (f"Withdrawn: your entry of {entry.entry_date:%-d %B} (pain {entry.pain} out "
                "of 10). Your practitioner will no longer see it.")
     db.session.commit()

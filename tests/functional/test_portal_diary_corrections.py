@@ -457,6 +457,54 @@ def test_a_change_racing_a_withdrawal_or_the_end_of_the_window_writes_nothing(ap
     assert stored(app, typo)["pain"] == 8
 
 
+@pytest.fixture
+def window_ends_before_the_write(monkeypatch):
+    """The entry's change window ends between the request's check and its write: the
+    service's clock reads 24 hours later from its second reading on."""
+    from notes_service.db_types import utcnow
+    from notes_service.portal import services
+
+    readings = []
+
+    def clock():
+        readings.append(None)
+        return utcnow() + (timedelta(hours=24) if len(readings) > 1 else timedelta())
+
+    monkeypatch.setattr(services, "utcnow", clock)
+
+
+@pytest.mark.parametrize("method", ["patch", "delete"])
+def test_api_a_change_the_window_closes_on_is_refused_and_audited(
+        app, found, typo, audit_log, window_ends_before_the_write, method):
+    audit_log.mark()
+    api = Api(app.test_client(), found.account)
+    response = (api.patch(entry_url(found, typo), {"pain": 3}) if method == "patch"
+                else api.delete(entry_url(found, typo)))
+    assert response.status_code == 409, response.get_json()
+    assert "can no longer be changed" in response.get_json()["errors"]["_request"][0]
+    row = stored(app, typo)
+    assert (row["pain"], row["updated_at"], row["withdrawn_at"]) == (8, None, None)
+    rows = diary_rows(audit_log)
+    assert [(action, object_id, outcome) for action, object_id, outcome, _ in rows] == [
+        ("write", typo, "denied")]  # and no update or withdrawal that did not happen
+    assert rows[0][3].startswith("locked since ")
+
+
+@pytest.mark.parametrize("action, data", [
+    ("edit", {"entry_date": TODAY.isoformat(), "pain": "3"}), ("withdraw", None)])
+def test_web_a_change_the_window_closes_on_says_so_and_is_audited(
+        app, patient_web, typo, audit_log, window_ends_before_the_write, action, data):
+    audit_log.mark()
+    response = patient_web.post(f"/portal/diary/{typo}/{action}", data=data)
+    assert response.status_code == 302 and response.headers["Location"] == "/portal/diary"
+    html = patient_web.get("/portal/diary").get_data(as_text=True)
+    assert "This entry can no longer be changed" in html
+    row = stored(app, typo)
+    assert (row["pain"], row["updated_at"], row["withdrawn_at"]) == (8, None, None)
+    assert [(a, o, outcome) for a, o, outcome, _ in diary_rows(audit_log)
+            if outcome != "ok" or a != "list"] == [("write", typo, "denied")]
+
+
 # --------------------------------------------------------------------------- migration
 
 def test_migration_adds_the_columns_and_downgrades(empty_database):
