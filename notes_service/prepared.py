@@ -22,9 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
 from functools import cache
+from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
@@ -184,14 +183,14 @@ def column_keys(model) -> tuple[str, ...]:
 
 def as_loaded(session, model, values):
     """A persistent ``model`` object of ``session`` holding ``values`` (of every column
-    attribute: a mapping of their keys, or a row in :func:`column_keys` order), as a query would have loaded it: made without
-    calling its ``__init__``, every column loaded and committed, no history (a change is
-    flushed as an UPDATE of that column). Loading a prepared row this way costs a fraction of
-    SQLAlchemy's execution and loading of the ORM statement."""
+    attribute: a mapping of their keys, or a row in :func:`column_keys` order), as a query
+    would have loaded it: made without calling its ``__init__``, every column loaded and
+    committed, no history (a change is flushed as an UPDATE of that column). Loading a
+    prepared row this way costs a fraction of SQLAlchemy's execution and loading of the ORM
+    statement."""
     obj = model.__mapper__.class_manager.new_instance()
     instance_dict(obj).update(values if isinstance(values, Mapping)
                               else zip(column_keys(model), values))
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
-

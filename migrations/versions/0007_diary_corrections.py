@@ -28,7 +28,8 @@ def upgrade():
 
 def downgrade():
     # Withdrawn entries would count again once the column is gone: the revision before this
-    # one has no way to hide them, so they are removed with it (audit rows still record them).
+    # one has no way to hide them, so they are deleted with it. This destroys them: the audit
+    # rows of their withdrawal keep only their day and pain, not their note.
     op.execute('DELETE FROM pain_diary_entries WHERE withdrawn_at IS NOT NULL')
     op.drop_column('pain_diary_entries', 'withdrawn_at')
     op.drop_column('pain_diary_entries', 'updated_at')

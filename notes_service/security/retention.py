@@ -23,6 +23,7 @@ from notes_service.config import positive_int
 from notes_service.db_types import utcnow
 from notes_service.extensions import db
 from notes_service.security.models import LoginAttempt, UserSession
+from notes_service.security.sessions import session_limits
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,10 @@ def _expired_sessions(days: int, now: datetime):
     least 1, so a session matched here fails :func:`notes_service.security.sessions.check_session`
     by more than a day: it cannot sign anyone in.
     """
-    config = current_app.config
+    idle, lifetime = session_limits()
     cutoff = now - timedelta(days=days)
-    return or_(UserSession.revoked_at < cutoff,
-               UserSession.last_seen_at < cutoff - timedelta(
-                   minutes=config["SESSION_IDLE_MINUTES"]),
-               UserSession.created_at < cutoff - timedelta(hours=config["SESSION_MAX_HOURS"]))
+    return or_(UserSession.revoked_at < cutoff, UserSession.last_seen_at < cutoff - idle,
+               UserSession.created_at < cutoff - lifetime)
 
 
 def _count(model, condition) -> int:

@@ -46,7 +46,8 @@ def start_session(user) -> str:
     return sid
 
 
-def _limits() -> tuple[timedelta, timedelta]:
+def session_limits() -> tuple[timedelta, timedelta]:
+    """How long a session may be idle, and how long it may last at most."""
     config = current_app.config
     return (timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
             timedelta(hours=config["SESSION_MAX_HOURS"]))
@@ -119,7 +120,7 @@ def check_session(sid, user_id, cookie_last_seen: datetime | None = None
         g.session_user = user
     if found is None or found.revoked_at is not None or found.user_id != int(user_id):
         return UNKNOWN, found
-    idle, lifetime = _limits()
+    idle, lifetime = session_limits()
     now = utcnow()
     if now - found.created_at > lifetime:
         return EXPIRED, found

@@ -5,7 +5,7 @@ Each is scoped by the acting user's access like the services, and audits what it
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
@@ -510,7 +510,7 @@ class DiaryRow:
     pain: int
     note: str
     #: When the patient last corrected the entry (None: as first written).
-    corrected_at: datetime | None
+    updated_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -533,11 +533,12 @@ def diary_panel(actor: User, patient_id: int, *, today: date, shown: int = 8) ->
     rows = _rows(patient_page_statements(Viewer.of(actor))["diary"], {
         "patient_id": patient_id, "shown": shown,
         "week_start": today - timedelta(days=7)})
-    total, week_count, week_sum = rows[0][5:] if rows else (0, 0, None)
+    width = len(fields(DiaryRow))  # the entry's columns, then the window's three figures
+    total, week_count, week_sum = rows[0][width:] if rows else (0, 0, None)
     record(actor, "list", "diary", patient_id=patient_id,
            detail=f"{total} entries of patient {patient_id}")
     average = round(week_sum / week_count, 1) if week_count else None
-    return DiaryPanel(tuple(DiaryRow(*row[:5]) for row in rows), average, week_count, total)
+    return DiaryPanel(tuple(DiaryRow(*row[:width]) for row in rows), average, week_count, total)
 
 
 @dataclass(frozen=True, slots=True)
