@@ -181,6 +181,14 @@ def column_keys(model) -> tuple[str, ...]:
     return tuple(attr.key for attr in model.__mapper__.column_attrs)
 
 
+def holds_nothing(session) -> bool:
+    """Whether ``session`` holds no object yet: then a prepared row may be attached with
+    :func:`as_loaded`. One that does (an app context that already loaded or added objects, as
+    in tests) should run the ORM statement, which reconciles the row with the objects it holds
+    and flushes pending changes first."""
+    return not (session.identity_map or session.new)
+
+
 def as_loaded(session, model, values):
     """A persistent ``model`` object of ``session`` holding ``values`` (of every column
     attribute: a mapping of their keys, or a row in :func:`column_keys` order), as a query

@@ -18,7 +18,7 @@ from werkzeug.routing import IntegerConverter
 
 from notes_service.db_types import utcnow
 from notes_service.extensions import csrf, db
-from notes_service.prepared import Prepared, as_loaded, column_keys
+from notes_service.prepared import Prepared, as_loaded, column_keys, holds_nothing
 from notes_service.validation import MAX_ID
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -66,22 +66,28 @@ def _token_conditions() -> tuple:
             ApiToken.expires_at > bindparam("now"), User.active.is_(True))
 
 
+def _token_select(*columns):
+    """``columns`` of the active user of a valid token (:func:`_token_conditions`)."""
+    from notes_service.auth.models import ApiToken, User
+
+    return (select(*columns).join(ApiToken, ApiToken.user_id == User.id)
+            .where(*_token_conditions()))
+
+
 @functools.cache
 def _token_statement():
     """The active user of a valid token, by the token's digest: built (and compiled) once."""
-    from notes_service.auth.models import ApiToken, User
+    from notes_service.auth.models import User
 
-    return (select(User).join(ApiToken, ApiToken.user_id == User.id)
-            .where(*_token_conditions()))
+    return _token_select(User)
 
 
 def _token_identity_statement():
     """The same user as :func:`_token_statement`, as the three plain columns of
     :class:`Identity`."""
-    from notes_service.auth.models import ApiToken, User
+    from notes_service.auth.models import User
 
-    return (select(User.id, User.role, User.patient_id)
-            .join(ApiToken, ApiToken.user_id == User.id).where(*_token_conditions()))
+    return _token_select(User.id, User.role, User.patient_id)
 
 
 _TOKEN_IDENTITY = Prepared(_token_identity_statement)
@@ -115,10 +121,9 @@ def _bearer_token_params() -> dict | None:
 
 def _token_user_statement():
     """The columns of :func:`_token_statement`'s user."""
-    from notes_service.auth.models import ApiToken, User
+    from notes_service.auth.models import User
 
-    return (select(*(getattr(User, key) for key in column_keys(User)))
-            .join(ApiToken, ApiToken.user_id == User.id).where(*_token_conditions()))
+    return _token_select(*(getattr(User, key) for key in column_keys(User)))
 
 
 #: Run on the driver's cursor: SQLAlchemy's execution of the ORM statement and its loading of
@@ -129,17 +134,16 @@ _TOKEN_USER = Prepared(_token_user_statement)
 def authenticate_bearer():
     """Return the user of the request's bearer token, or raise 401.
 
-    A session holding no object yet (every request, when the route authenticates first) has
-    the user read as a row and attached as loaded (:func:`notes_service.prepared.as_loaded`);
-    one that does (inside an app context that already loaded objects, as in tests) runs the
-    ORM statement, which reconciles the row with the objects it holds."""
+    The user is read as a row and attached as loaded while the session holds nothing (every
+    request: the route authenticates first), else through the ORM
+    (:func:`notes_service.prepared.holds_nothing`)."""
     from notes_service.auth.models import User
 
     params = _bearer_token_params()
     if params is None:
         raise Unauthorized("A bearer token is required: POST /api/v1/auth/token.")
     session = db.session()
-    if session.identity_map or session.new:
+    if not holds_nothing(session):
         user = session.execute(_token_statement(), params).scalar_one_or_none()
     else:
         row = _TOKEN_USER.first(session.connection(), params)

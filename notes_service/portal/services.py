@@ -510,35 +510,40 @@ def diary_change_hours() -> int:
     return int(current_app.config["PORTAL_DIARY_CHANGE_HOURS"])
 
 
+def _locks_at(entry: DiaryEntry) -> datetime:
+    """When the entry's change window ends."""
+    return entry.created_at + timedelta(hours=diary_change_hours())
+
+
 def changeable_diary_entries(actor: User, entries: list[DiaryEntry], *,
-                             now: datetime | None = None) -> dict[int, datetime]:
-    """Of ``entries``, those the actor wrote and may still change: id → when each locks."""
+                             now: datetime | None = None) -> set[int]:
+    """The ids of ``entries`` (as :func:`list_diary` lists them: none withdrawn) that the
+    actor wrote and may still change."""
     now = now or utcnow()
-    window = timedelta(hours=diary_change_hours())
-    return {entry.id: entry.created_at + window for entry in entries
-            if entry.author_id == actor.id and entry.withdrawn_at is None
-            and entry.created_at + window > now}
+    return {entry.id for entry in entries
+            if entry.author_id == actor.id and _locks_at(entry) > now}
 
 
-def _diary_entry_not_found(entry_id: int) -> NotFound:
+def _diary_entry_not_found(entry_id: int, patient_id: int | None = None) -> NotFound:
     """The :class:`NotFound` of an entry the actor may not see, or that was withdrawn, naming
-    its patient (if any) for the audit row."""
-    owner = db.session.execute(
-        select(DiaryEntry.patient_id).where(DiaryEntry.id == entry_id)).scalar()
-    error = NotFound("diary", entry_id, patient_id=owner)
+    its patient for the audit row (read when not given; None for no such entry)."""
+    if patient_id is None:
+        patient_id = db.session.execute(
+            select(DiaryEntry.patient_id).where(DiaryEntry.id == entry_id)).scalar()
+    error = NotFound("diary", entry_id, patient_id=patient_id)
     error.message = "Diary entry not found."
     return error
 
 
 def _check_open_for_change(actor: User, entry: DiaryEntry, now: datetime) -> None:
     if entry.withdrawn_at is not None:
-        raise _diary_entry_not_found(entry.id)
+        raise _diary_entry_not_found(entry.id, entry.patient_id)
     if actor.role != "patient" or entry.author_id != actor.id:
         raise Forbidden("Only the patient who wrote a diary entry may change or withdraw it; "
                         "clinicians read the diary.", kind="diary",
                         patient_id=entry.patient_id, object_id=entry.id)
     hours = diary_change_hours()
-    until = entry.created_at + timedelta(hours=hours)
+    until = _locks_at(entry)
     if now >= until:
         raise DiaryEntryLocked(
             f"This entry can no longer be changed: entries are locked {hours} hours after "

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, select, update
 
 from notes_service.db_types import utcnow
 from notes_service.extensions import db
-from notes_service.prepared import Prepared, as_loaded, column_keys
+from notes_service.prepared import Prepared, as_loaded, column_keys, holds_nothing
 from notes_service.security.models import UserSession
 
 #: Session-cookie key of the random session id.
@@ -84,15 +84,14 @@ def _read(sid: str):
     """The session record of ``sid`` and its user (either None when not found), as objects of
     the request's ORM session.
 
-    A session holding no object yet (every request, when the hooks check the session) has
-    them read as rows and attached as loaded; one that does (a request inside an app context
-    that already loaded objects, as in tests) runs the ORM statement, which reconciles the row
-    with the objects it holds (and flushes pending changes first).
+    They are read as rows and attached as loaded while the session holds nothing (every
+    request: the hooks check the session first), else through the ORM
+    (:func:`notes_service.prepared.holds_nothing`).
     """
     from notes_service.auth.models import User
 
     session = db.session()
-    if session.identity_map or session.new:
+    if not holds_nothing(session):
         row = session.execute(_statement(), {"id_hash": digest(sid)}).one_or_none()
         return (row[0], row[1]) if row is not None else (None, None)
     row = _row_statement().first(session.connection(), {"id_hash": digest(sid)})
